@@ -1,0 +1,5 @@
+import sys
+
+from fastpix.cli import main
+
+sys.exit(main())
