@@ -1,0 +1,1 @@
+"""Triton kernels, shipped as ``fastpix.kernels``. The only place fastpix imports triton."""
