@@ -1,0 +1,1 @@
+"""Benchmarks: one harness, one module per area, results as rows with their environment."""
