@@ -5,11 +5,21 @@ A checkpoint is a dict saved with ``torch.save``::
     {
         "format": "fastpix-checkpoint", "format_version": 1, "fastpix_version": "0.1.0",
         "task": "segmentation" | "pix2pix" | "spade",
-        "models": {"model": {"name": "unet", "options": {...}, "state_dict": {...}}, ...},
+        "models": {KEY: {"name": "unet", "options": {...}, "state_dict": {...}}, ...},
         "label_set": {...},          # fastpix.labels.label_set_to_dict
-        "data": {...},               # input size, normalization, direction, layout
+        "data": {...},               # see below
         ...                          # trainer state: optimizers, schedulers, scaler, rng, step
     }
+
+Model keys: ``"model"`` for a segmenter; ``"G"`` and ``"D"`` for pix2pix and SPADE. ``name``
+and ``options`` are what ``fastpix.models.create(name, **options)`` takes.
+
+``data`` says how inputs are prepared and what the output means, so that export and
+inference prepare images exactly as training did: ``size`` ([H, W] the model was trained
+at), ``mean`` and ``std`` (per channel, applied to images scaled to [0, 1]; [0.5]*3 and
+[0.5]*3 map to [-1, 1]), ``layout``, and for pix2pix ``direction`` ("AtoB"/"BtoA") and
+``output`` ("color_mask": the generator draws a colour mask, decoded with the label set's
+palette; "photo": the generator draws a photo).
 
 Only plain containers, numbers, strings and tensors go in, so ``torch.load(weights_only=True)``
 reads it: loading a checkpoint never runs code from the file. Writes go to a temporary file
