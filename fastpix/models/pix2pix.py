@@ -49,13 +49,12 @@ def _stage(conv: nn.Module, norm_act_layer: nn.Module, dropout: float = 0.0) -> 
     return nn.Sequential(layers)
 
 
-def _check_divisible(x: torch.Tensor, multiple: int, who: str) -> None:
-    if x.dim() != 4:
-        raise ValueError(f"{who} expects an N×C×H×W tensor, got shape {tuple(x.shape)}")
+def _check_size(x: torch.Tensor, multiple: int, minimum: int, who: str) -> None:
     height, width = x.shape[-2:]
-    if height % multiple or width % multiple:
+    if height % multiple or width % multiple or height < minimum or width < minimum:
+        divisible = f"divisible by {multiple} and " if multiple > 1 else ""
         raise ValueError(
-            f"{who} needs height and width divisible by {multiple}, got {height}×{width}"
+            f"{who} needs height and width {divisible}at least {minimum}, got {height}×{width}"
         )
 
 
@@ -130,7 +129,8 @@ class UnetGenerator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_channels(x, self.input_nc, "UnetGenerator")
-        _check_divisible(x, 2**self.num_downs, f"UnetGenerator(num_downs={self.num_downs})")
+        side = 2**self.num_downs
+        _check_size(x, side, side, f"UnetGenerator(num_downs={self.num_downs})")
         skips = []
         for stage in self.encoder:
             x = stage(x)
@@ -231,7 +231,8 @@ class ResnetGenerator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_channels(x, self.input_nc, "ResnetGenerator")
-        _check_divisible(x, 4, "ResnetGenerator")
+        # the residual blocks reflect-pad by 1, which needs at least 2 pixels at 1/4 size
+        _check_size(x, 4, 8, "ResnetGenerator")
         return self.head(self.upsample(self.blocks(self.downsample(self.stem(x)))))
 
 
@@ -293,9 +294,12 @@ class NLayerDiscriminator(nn.Module):
         )
         self.features = nn.Sequential(*stages)
         self.head = nn.Conv2d(ndf * mult, 1, 4, 1, 1)
+        # the two stride-1 4×4 convs need 3 pixels after the stride-2 ones
+        self.min_input_size = 3 * 2 ** max(n_layers, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_channels(x, self.input_nc, "NLayerDiscriminator")
+        _check_size(x, 1, self.min_input_size, f"NLayerDiscriminator(n_layers={self.n_layers})")
         return self.head(self.features(x))
 
 
