@@ -330,3 +330,25 @@ def test_paper_mode_dropout_follows_the_reference_draws():
     fm.set_inference_mode(model, "paper")
     with torch.no_grad():
         assert torch.equal(model(x), model(x))  # without it, deterministic
+
+
+def test_cli_inspect_prints_the_loading_call(tmp_path, capsys):
+    import argparse
+
+    from fastpix.models import cli
+
+    path = tmp_path / "latest_net_G.pth"
+    torch.save(ref.define_G("unet_128", ngf=4, norm="instance").state_dict(), path)
+    parser = argparse.ArgumentParser(prog="fastpix")
+    cli.add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["models", "inspect", str(path)])
+    assert args.func(args) == 0
+    call = capsys.readouterr().out.splitlines()[-1]
+    assert call == (
+        f"fastpix.compat.pix2pix.load_generator({str(path)!r}, netG='unet_128', "
+        "norm='instance', ngf=4, input_nc=3, output_nc=3)"
+    )
+    import fastpix
+
+    loaded = eval(call, {"fastpix": fastpix})  # the printed call works as printed
+    assert isinstance(loaded, fm.UnetGenerator) and loaded.norm == "instance"

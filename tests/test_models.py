@@ -473,3 +473,34 @@ def test_fcn_upsampler_is_bilinear_and_aligned_with_the_features():
     assert {tuple(p) for p in peak.tolist()} <= {
         (64 + dy, 96 + dx) for dy in (0, 1) for dx in (0, 1)
     }
+
+
+# --------------------------------------------------------------------------------------------
+# FLOPs (pix2pix.md: 12.10 / 24.19 GFLOPs for unet_256, 6.39 for the basic D) and the CLI
+# --------------------------------------------------------------------------------------------
+
+
+def test_flop_counts_match_the_reference_measurements():
+    from fastpix.models.bench import count_flops
+
+    assert count_flops("unet_256", {}, (1, 3, 256, 256)) / 1e9 == pytest.approx(12.10, abs=5e-3)
+    assert count_flops("unet_256", {}, (1, 3, 256, 512)) / 1e9 == pytest.approx(24.19, abs=5e-3)
+    assert count_flops("patchgan", {}, (1, 6, 256, 256)) / 1e9 == pytest.approx(6.39, abs=5e-3)
+
+
+def _cli(argv: list[str]) -> None:
+    import argparse
+
+    from fastpix.models import cli
+
+    parser = argparse.ArgumentParser(prog="fastpix")
+    cli.add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(argv)
+    assert args.func(args) == 0
+
+
+def test_cli_list_prints_every_model_with_its_size(capsys):
+    _cli(["models", "list"])
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == fm.list_models()
+    assert any(line.startswith("unet_256") and " 54.414 M " in line for line in lines)
