@@ -22,7 +22,6 @@ import tempfile
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Union
 
 import torch
 from torch import nn
@@ -33,13 +32,12 @@ from fastpix.models.pix2pix import (
     ResnetGenerator,
     UnetGenerator,
 )
+from fastpix.models.state_dict import StateDictSource, read_state_dict
 
 GENERATORS = {"unet_128": 7, "unet_256": 8, "resnet_6blocks": 6, "resnet_9blocks": 9}
 DISCRIMINATORS = ("basic", "n_layers", "pixel")
 _NORM_STATS = ("running_mean", "running_var", "num_batches_tracked")
 _WRAPPER_PREFIXES = ("module.", "_orig_mod.")
-
-Source = Union[str, "os.PathLike[str]", Mapping[str, torch.Tensor]]
 
 
 @dataclass
@@ -164,27 +162,8 @@ def _key_map(model: nn.Module, layout: _Layout) -> OrderedDict[str, str]:
 # --------------------------------------------------------------------------------------------
 
 
-def _read(source: Source, what: str) -> tuple[dict[str, torch.Tensor], str]:
-    if isinstance(source, Mapping):
-        state, name = dict(source), f"the {what} state dict"
-    else:
-        name = os.fspath(source)
-        if not os.path.isfile(name):
-            raise FileNotFoundError(f"{what} checkpoint not found: {name}")
-        try:
-            state = torch.load(name, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise ValueError(
-                f"{name} is not a PyTorch checkpoint readable with weights_only=True "
-                f"({type(exc).__name__}: {exc})"
-            ) from exc
-    if not isinstance(state, Mapping):
-        raise ValueError(f"{name} holds a {type(state).__name__}, not a state dict")
-    bad = [k for k, v in state.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
-    if bad:
-        nested = [k for k in bad if isinstance(state[k], Mapping)]
-        hint = f"; it nests dicts under {nested}: pass one of them" if nested else ""
-        raise ValueError(f"{name} is not a state dict (name → tensor){hint}")
+def _read(source: StateDictSource, what: str) -> tuple[dict[str, torch.Tensor], str]:
+    state, name = read_state_dict(source, what)
     return {_strip_wrappers(k): v for k, v in state.items()}, name
 
 
@@ -210,7 +189,7 @@ def _norm_of(state: Mapping[str, torch.Tensor], affine_key: str, bias_key: str) 
     return "instance" if bias_key in state else "none"
 
 
-def describe_checkpoint(source: Source) -> dict[str, object]:
+def describe_checkpoint(source: StateDictSource) -> dict[str, object]:
     """What a pix2pix reference checkpoint holds: ``{"kind": "generator", "netG": ...,
     "norm": ..., "ngf": ..., ...}`` or ``{"kind": "discriminator", "netD": ..., ...}``.
 
@@ -308,7 +287,7 @@ def _hint(state: Mapping[str, torch.Tensor], name: str, requested: dict[str, obj
 
 
 def _load_into(
-    model: nn.Module, source: Source, requested: dict[str, object], what: str
+    model: nn.Module, source: StateDictSource, requested: dict[str, object], what: str
 ) -> nn.Module:
     state, name = _read(source, what)
     layout = _layout_of(model)
@@ -350,7 +329,7 @@ def _listing(label: str, keys: list[str]) -> str:
 
 
 def load_generator(
-    path_or_state_dict: Source,
+    path_or_state_dict: StateDictSource,
     netG: str = "unet_256",
     norm: str = "batch",
     ngf: int = 64,
@@ -395,7 +374,7 @@ def load_generator(
 
 
 def load_discriminator(
-    path_or_state_dict: Source,
+    path_or_state_dict: StateDictSource,
     netD: str = "basic",
     n_layers: int = 3,
     norm: str = "batch",

@@ -13,13 +13,12 @@ interpolation.
 
 from __future__ import annotations
 
-import os
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from fastpix.models.layers import norm_act
+from fastpix.models.state_dict import StateDictSource, read_state_dict
 
 RESNET34_LAYERS = (3, 4, 6, 3)
 STRIDE = 32
@@ -81,26 +80,13 @@ class ResNetBackbone(nn.Module):
         return self.layer4(self.layer3(self.layer2(self.layer1(x))))
 
 
-def load_torchvision_weights(
-    backbone: ResNetBackbone, source: str | os.PathLike | dict[str, torch.Tensor]
-) -> ResNetBackbone:
+def load_torchvision_weights(backbone: ResNetBackbone, source: StateDictSource) -> ResNetBackbone:
     """Load a torchvision ``resnet34`` state dict (a ``.pth`` path or a dict) into ``backbone``.
 
     ``fc.weight`` / ``fc.bias`` are ignored; every other key must be present with its shape.
     The file is read with ``torch.load(weights_only=True)``.
     """
-    if isinstance(source, dict):
-        state, name = source, "state dict"
-    else:
-        name = os.fspath(source)
-        if not os.path.isfile(name):
-            raise FileNotFoundError(f"torchvision ResNet weights not found: {name}")
-        try:
-            state = torch.load(name, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise ValueError(f"{name} is not a PyTorch state-dict file: {exc}") from exc
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError(f"{name} does not hold a state dict (name → tensor)")
+    state, name = read_state_dict(source, "torchvision resnet34")
     state = {k: v for k, v in state.items() if not k.startswith("fc.")}
     expected = backbone.state_dict()
     missing = sorted(set(expected) - set(state))
