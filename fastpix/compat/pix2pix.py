@@ -183,6 +183,12 @@ def _nesting(key: str) -> int:
     return sum(a == "model" and b == "3" for a, b in zip(parts, parts[1:]))
 
 
+def _resnet_uses_dropout(state: Mapping[str, torch.Tensor]) -> bool:
+    # Dropout sits between the block's ReLU and its second pad, moving the second conv from
+    # conv_block.5 to conv_block.6.
+    return any(k.endswith(".conv_block.6.weight") and v.dim() == 4 for k, v in state.items())
+
+
 def _norm_of(state: Mapping[str, torch.Tensor], affine_key: str, bias_key: str) -> str:
     if affine_key in state and state[affine_key].dim() == 1:
         return "batch"
@@ -218,7 +224,6 @@ def _describe(state: Mapping[str, torch.Tensor], name: str) -> dict[str, object]
         }
     blocks = {int(m.group(1)) for k in state if (m := re.match(r"model\.(\d+)\.conv_block\.", k))}
     if "model.1.weight" in conv and blocks:
-        block = f"model.{min(blocks)}.conv_block"
         last = max(int(k.split(".")[1]) for k in conv if re.fullmatch(r"model\.\d+\.weight", k))
         n_blocks = len(blocks)
         return {
@@ -229,7 +234,7 @@ def _describe(state: Mapping[str, torch.Tensor], name: str) -> dict[str, object]
             "ngf": conv["model.1.weight"].shape[0],
             "input_nc": conv["model.1.weight"].shape[1],
             "output_nc": conv[f"model.{last}.weight"].shape[0],
-            "use_dropout": f"{block}.6.weight" in conv,
+            "use_dropout": _resnet_uses_dropout(state),
         }
     if "model.0.weight" in conv:
         convs = sorted(int(k.split(".")[1]) for k in conv if re.fullmatch(r"model\.\d+\.weight", k))
@@ -349,24 +354,24 @@ def load_generator(
     """
     if netG not in GENERATORS:
         raise ValueError(f"unknown netG {netG!r}; expected one of: {', '.join(GENERATORS)}")
-    if netG.startswith("unet"):
-        dropout = True if use_dropout is None else use_dropout
-        model: nn.Module = UnetGenerator(input_nc, output_nc, GENERATORS[netG], ngf, norm, dropout)
+    is_unet = netG.startswith("unet")
+    if use_dropout is None and is_unet:
+        use_dropout = True  # it has no weights; pix2pix trains with it
+    elif use_dropout is None:  # it moves ResNet keys: read it from the checkpoint
+        path_or_state_dict, _ = _read(path_or_state_dict, "generator")
+        use_dropout = _resnet_uses_dropout(path_or_state_dict)
+    if is_unet:
+        model: nn.Module = UnetGenerator(
+            input_nc, output_nc, GENERATORS[netG], ngf, norm, use_dropout
+        )
     else:
-        if use_dropout is None:  # read it from the checkpoint: it moves the second conv
-            state, _ = _read(path_or_state_dict, "generator")
-            path_or_state_dict = state
-            use_dropout = any(
-                k.endswith(".conv_block.6.weight") and v.dim() == 4 for k, v in state.items()
-            )
-        dropout = use_dropout
-        model = ResnetGenerator(input_nc, output_nc, ngf, norm, dropout, GENERATORS[netG])
+        model = ResnetGenerator(input_nc, output_nc, ngf, norm, use_dropout, GENERATORS[netG])
     requested = {
         "kind": "generator",
         "netG": netG,
         "norm": norm,
         "ngf": ngf,
-        "use_dropout": dropout,
+        "use_dropout": use_dropout,
         "input_nc": input_nc,
         "output_nc": output_nc,
     }
