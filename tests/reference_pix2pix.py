@@ -175,7 +175,8 @@ def define_D(netD, input_nc=6, ndf=64, n_layers=3, norm="batch"):
 
 
 def randomize(net: nn.Module, seed: int = 0) -> nn.Module:
-    """Random weights and batch-norm statistics (the init alone leaves running stats 0/1)."""
+    """Random norm parameters and statistics (conv weights are random from torch's default
+    init already; norm layers start at γ=1, β=0, mean 0, var 1, which would hide mix-ups)."""
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, tensor in net.state_dict().items():
@@ -184,10 +185,6 @@ def randomize(net: nn.Module, seed: int = 0) -> nn.Module:
             elif name.endswith("running_var"):
                 tensor.copy_(torch.rand(tensor.shape, generator=g) + 0.5)
             elif tensor.dim() == 1:  # biases, norm γ/β, running means
-                tensor.copy_(
-                    torch.randn(tensor.shape, generator=g) * 0.1 + (name.endswith("weight"))
-                )
-            else:
-                fan_in = tensor[0].numel()
-                tensor.copy_(torch.randn(tensor.shape, generator=g) / fan_in**0.5)
+                offset = 1.0 if name.endswith("weight") else 0.0
+                tensor.copy_(torch.randn(tensor.shape, generator=g) * 0.1 + offset)
     return net
