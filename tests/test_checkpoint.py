@@ -1,5 +1,5 @@
-import os
 import pickle
+import random
 from pathlib import Path
 
 import pytest
@@ -54,10 +54,12 @@ def test_errors_name_the_file(tmp_path):
     empty.write_bytes(b"")
     with pytest.raises(CheckpointError, match="empty.pt.*empty"):
         load_checkpoint(empty)
-    garbage = tmp_path / "garbage.pt"
-    garbage.write_bytes(os.urandom(256))
-    with pytest.raises(CheckpointError, match="garbage.pt"):
-        load_checkpoint(garbage)
+    rng = random.Random(0)
+    for i in range(50):  # random bytes hit different failure paths inside torch.load
+        garbage = tmp_path / f"garbage{i}.pt"
+        garbage.write_bytes(rng.randbytes(rng.randint(1, 512)))
+        with pytest.raises(CheckpointError, match=f"garbage{i}.pt"):
+            load_checkpoint(garbage)
     good = save_checkpoint(tmp_path / "good.pt", {"task": "segmentation"})
     truncated = tmp_path / "truncated.pt"
     truncated.write_bytes(good.read_bytes()[:100])
