@@ -11,6 +11,9 @@ from __future__ import annotations
 import warnings
 from types import ModuleType
 
+import numpy as np
+import torch
+
 try:
     from fastpix import _C
 except ImportError as exc:  # the extension was not built or cannot load its libraries
@@ -66,3 +69,12 @@ def have_cuda_decoder() -> bool:
     except ImportError:
         return False
     return True
+
+
+def numpy_view(tensor: torch.Tensor) -> np.ndarray:
+    """A numpy array sharing a contiguous CPU tensor's memory, as the native decoders take their
+    output buffers. 2-byte floats are viewed as int16 (numpy has no bfloat16; the native code
+    only needs the element size)."""
+    if tensor.dtype in (torch.float16, torch.bfloat16):
+        return tensor.view(torch.int16).numpy()
+    return tensor.numpy()

@@ -190,7 +190,7 @@ void decode_jpeg(const uint8_t* data, size_t size, const DecodeOptions& options,
   bool is_cmyk = false;
   std::string refusal;
   if (!read_jpeg(d, data, size, options, out, is_cmyk, refusal)) {
-    throw DecodeError(std::string("corrupt JPEG: ") + d.err.message);
+    throw DecodeError(std::string("JPEG decoding failed: ") + d.err.message);
   }
   if (!refusal.empty()) throw DecodeError(refusal);
 
@@ -207,7 +207,7 @@ ImageInfo probe_jpeg(const uint8_t* data, size_t size) {
   Decompressor d;
   ImageInfo info;
   info.format = "JPEG";
-  if (setjmp(d.err.jump)) throw DecodeError(std::string("corrupt JPEG: ") + d.err.message);
+  if (setjmp(d.err.jump)) throw DecodeError(std::string("JPEG decoding failed: ") + d.err.message);
   jpeg_mem_src(&d.cinfo, data, static_cast<unsigned long>(size));
   jpeg_read_header(&d.cinfo, TRUE);
   info.width = int(d.cinfo.image_width);

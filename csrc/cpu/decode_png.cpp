@@ -73,7 +73,8 @@ void set_transforms(png_structp png, int bit_depth, int color_type, ColorMode mo
     return;
   }
   if (color_type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
-  if (color_type & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(png);
+  // Also drops the alpha that palette expansion adds for a tRNS chunk.
+  png_set_strip_alpha(png);
   const bool grey = !(color_type & PNG_COLOR_MASK_COLOR);
   if (grey && mode == ColorMode::kRGB) png_set_gray_to_rgb(png);
 }
@@ -118,7 +119,7 @@ void decode_png(const uint8_t* data, size_t size, const DecodeOptions& options, 
   std::vector<png_bytep> rows;
   std::string refusal;
   if (!read_png(reader, options, out, rows, refusal)) {
-    throw DecodeError(std::string("corrupt PNG: ") + reader.state.message);
+    throw DecodeError(std::string("PNG decoding failed: ") + reader.state.message);
   }
   if (!refusal.empty()) throw DecodeError(refusal);
   if (options.mode == ColorMode::kGrey && out.channels == 3) reduce_to_luma(out);
@@ -130,7 +131,7 @@ ImageInfo probe_png(const uint8_t* data, size_t size) {
   ImageInfo info;
   info.format = "PNG";
   if (setjmp(r.state.jump)) {
-    throw DecodeError(std::string("corrupt PNG: ") + r.state.message);
+    throw DecodeError(std::string("PNG decoding failed: ") + r.state.message);
   }
   png_read_info(r.png, r.info);
   info.width = int(png_get_image_width(r.png, r.info));

@@ -135,12 +135,9 @@ struct Planes {
   }
 };
 
-// Resize `src` (RGB) to load size as Pillow's Image.resize does, computing only the pixels the
-// crop window shows, flip, and map each value through `lut` into planar out[3][H][W].
-//
-// Pillow resizes in two passes rounded to uint8 in between, so the order matters to the last
-// bit: horizontal first, unless the height shrinks by more than twice as many pixels as the
-// width (Pillow >= 13; older Pillow always went horizontal first).
+// Resize `src` (RGB) to load size as Pillow's Image.resize does (two passes in Pillow's order),
+// computing only the pixels the crop window shows, flip, and map each value through `lut` into
+// planar out[3][H][W].
 template <typename T>
 void write_image(const View& src, const PairConfig& config, const Window& win, const T* lut,
                  T* out, ResampleScratch& s) {
@@ -148,9 +145,9 @@ void write_image(const View& src, const PairConfig& config, const Window& win, c
   const bool resize_y = src.height != config.load_height;
   if (resize_x) load_axis(src.width, config.load_width, config.filter, s.horizontal);
   if (resize_y) load_axis(src.height, config.load_height, config.filter, s.vertical);
-  const int shrink_y = src.height - config.load_height;
   const bool vertical_first =
-      resize_x && shrink_y > 0 && shrink_y > (src.width - config.load_width) * 2;
+      resize_x && pillow_vertical_first(src.width, src.height, config.load_width,
+                                        config.load_height);
 
   const int ow = win.width;
   const int oh = win.height;

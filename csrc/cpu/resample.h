@@ -31,6 +31,14 @@ void compute_resample_axis(int in_size, int out_size, Filter filter, ResampleAxi
 // Pillow's nearest-neighbour source index of each output position along one axis.
 void compute_nearest_axis(int in_size, int out_size, std::vector<int>& index);
 
+// Pillow's pass order (Pillow >= 13; older versions always went horizontal first): the
+// vertical pass runs first when the height shrinks by more than twice as many pixels as the
+// width. Both passes round to uint8, so the order matters to the last bit.
+inline bool pillow_vertical_first(int in_width, int in_height, int out_width, int out_height) {
+  const int shrink_y = in_height - out_height;
+  return shrink_y > 0 && shrink_y > (in_width - out_width) * 2;
+}
+
 // The accumulator starts at half a unit so the final shift rounds to nearest.
 constexpr int32_t kRoundingBias = 1 << (kPrecisionBits - 1);
 

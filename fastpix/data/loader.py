@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from fastpix._native import have_cuda_decoder, native_module
+from fastpix._native import have_cuda_decoder, native_module, numpy_view
 from fastpix.data.layouts import PairFiles, list_pairs
 from fastpix.data.transforms import Jitter, JitterConfig, pair_rng, sample_jitter
 from fastpix.io.decode import (
@@ -89,14 +89,6 @@ def _default_threads() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
-
-
-def _as_numpy(tensor: torch.Tensor) -> np.ndarray:
-    """A numpy view of a CPU tensor's memory (2-byte floats viewed as int16: numpy has no
-    bfloat16; the native code only needs the element size)."""
-    if tensor.dtype in (torch.float16, torch.bfloat16):
-        return tensor.view(torch.int16).numpy()
-    return tensor.numpy()
 
 
 @dataclass(frozen=True)
@@ -217,6 +209,7 @@ class PairLoader:
         ) and torch.cuda.is_available()
         self.rank, self.world_size = _shard(rank, world_size)
         self.epoch = 0
+        self._stream = None  # the loader's CUDA stream, made on first use
         self.skipped = 0
         self.errors: list[str] = []
 
@@ -309,7 +302,7 @@ class PairLoader:
             load_size=plan.resized,
             require_load_size=plan.require_size,
             out_size=plan.out,
-            photo_lut=_as_numpy(self._photo_table),
+            photo_lut=numpy_view(self._photo_table),
             class_itemsize=torch.empty((), dtype=self.mask_dtype).element_size(),
             palette=ls.mask_palette.numpy() if colors else None,
             mask_lut=ls.mask_lut.numpy(),
@@ -373,15 +366,17 @@ class PairLoader:
         epoch = self.epoch
         self.epoch += 1
         batches = self.batch_indices(epoch)
+
+        def load(indices: list[int]):
+            return self._load(indices, epoch)
+
         if self.prefetch == 0:
-            for indices in batches:
-                batch = self.load_batch(indices, epoch)
-                if batch is not None:
-                    yield batch
-            return
-        yield from _prefetched(
-            lambda indices: self.load_batch(indices, epoch), batches, self.prefetch
-        )
+            loaded = map(load, batches)
+        else:
+            loaded = _prefetched(load, batches, self.prefetch)
+        for batch in loaded:
+            if batch is not None:
+                yield self._hand_over(batch)
 
     # -- one batch --------------------------------------------------------------------------
 
@@ -390,34 +385,68 @@ class PairLoader:
         return sample_jitter(self.plan.jitter, self.plan.resized, pair_rng(self.seed, epoch, index))
 
     def load_batch(self, indices: Sequence[int], epoch: int = 0):
-        """Decode the pairs ``indices`` as one batch; None when ``on_error="skip"`` dropped
-        them all."""
+        """The batch of pairs ``indices`` in ``epoch`` as ``(photo, target)`` on the loader's
+        device; None when ``on_error="skip"`` dropped all of them."""
+        batch = self._load(list(indices), epoch)
+        return None if batch is None else self._hand_over(batch)
+
+    def _load(self, indices: list[int], epoch: int):
+        """(photo, target, event) on the loader's device, or None. CUDA work runs on the
+        loader's own stream (it may run in the prefetch thread); ``event`` marks its end."""
         jitters = [self.jitter(i, epoch) for i in indices]
         pairs = [self.pairs[i] for i in indices]
+        if self.device.type != "cuda":
+            batch = self._decode(pairs, jitters)
+            return None if batch is None else (*batch, None)
+        if self._stream is None:
+            self._stream = torch.cuda.Stream(self.device)
+        with torch.cuda.device(self.device), torch.cuda.stream(self._stream):
+            batch = self._decode(pairs, jitters)
+            if batch is None:
+                return None
+            event = torch.cuda.Event()
+            event.record(self._stream)
+        return (*batch, event)
+
+    def _hand_over(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Make the caller's CUDA stream wait for a batch made on the loader's stream."""
+        photo, target, event = batch
+        if event is not None:
+            stream = torch.cuda.current_stream(self.device)
+            stream.wait_event(event)
+            photo.record_stream(stream)
+            target.record_stream(stream)
+        return photo, target
+
+    def _decode(self, pairs: list[PairFiles], jitters: list[Jitter]):
         if self.backend == "pil":
             photo, target, failed = self._load_pil(pairs, jitters)
         else:
             photo, target, failed = self._load_native(pairs, jitters)
-        if photo.shape[0] == 0:  # every pair failed before decoding (on_error="skip")
-            return None
         if failed:  # rows of the decoded batch to drop (on_error="skip")
-            keep = [row for row in range(photo.shape[0]) if row not in failed]
-            if not keep:
-                return None
-            keep_t = torch.tensor(keep, device=photo.device)
-            photo, target = photo.index_select(0, keep_t), target.index_select(0, keep_t)
+            keep = torch.tensor(
+                [row for row in range(photo.shape[0]) if row not in failed], dtype=torch.long
+            )
+            photo = photo.index_select(0, keep.to(photo.device))
+            target = target.index_select(0, keep.to(target.device))
+        if photo.shape[0] == 0:
+            return None
         if photo.device != self.device:
             photo = photo.to(self.device, non_blocking=self.pin_memory)
             target = target.to(self.device, non_blocking=self.pin_memory)
         return photo, target
 
-    def _outputs(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def _outputs(self, n: int, device: torch.device | None = None):
+        """Uninitialized (photo, target) for n pairs: pinned host memory (when set) or
+        ``device``."""
         h, w = self.plan.out
-        photo = torch.empty((n, 3, h, w), dtype=self.dtype, pin_memory=self.pin_memory)
+        pin = self.pin_memory and device is None
+        where = dict(device=device or "cpu", pin_memory=pin)
+        photo = torch.empty((n, 3, h, w), dtype=self.dtype, **where)
         if self.plan.target == "image":
-            target = torch.empty((n, 3, h, w), dtype=self.dtype, pin_memory=self.pin_memory)
+            target = torch.empty((n, 3, h, w), dtype=self.dtype, **where)
         else:
-            target = torch.empty((n, h, w), dtype=self.mask_dtype, pin_memory=self.pin_memory)
+            target = torch.empty((n, h, w), dtype=self.mask_dtype, **where)
         return photo, target
 
     def _fail(self, failed: set[int], index: int, message: str) -> None:
@@ -455,7 +484,6 @@ class PairLoader:
                 second.append(self._native_source(pair.label, "unchanged", failed, i))
         # Pairs that already failed in Python are not decoded.
         live = [i for i in range(len(pairs)) if i not in failed]
-        photo, target = self._outputs(len(live)) if self.backend == "native" else (None, None)
         args = (
             [first[i] for i in live],
             None if second is None else [second[i] for i in live],
@@ -464,9 +492,11 @@ class PairLoader:
             [jitters[i].flip for i in live],
         )
         if self.backend == "native":
-            errors = self._decoder.decode(*args, _as_numpy(photo), _as_numpy(target))
-        else:
-            photo, target, errors = self._decoder.decode(*args)
+            photo, target = self._outputs(len(live))
+            errors = self._decoder.decode(*args, numpy_view(photo), numpy_view(target))
+        else:  # nvjpeg: straight into device memory
+            photo, target = self._outputs(len(live), self.device)
+            errors = self._decoder.decode(*args, photo, target)
         for position, source, reason in errors:
             pair = pairs[live[position]]
             path = (pair.combined if side_by_side else pair.photo) if source == 0 else pair.label
@@ -515,7 +545,7 @@ def _shard(rank: int | None, world_size: int | None) -> tuple[int, int]:
 
 def _apply_table(table: torch.Tensor, pixels: np.ndarray) -> torch.Tensor:
     """uint8 H×W×3 → 3×H×W through the per-channel normalization table."""
-    index = torch.from_numpy(np.ascontiguousarray(pixels)).long().permute(2, 0, 1)
+    index = torch.from_numpy(np.array(pixels)).long().permute(2, 0, 1)
     return torch.stack([table[c][index[c]] for c in range(3)])
 
 
@@ -569,7 +599,7 @@ def _pil_pair(pair: PairFiles, jitter: Jitter, loader: PairLoader):
     target_u8 = np.asarray(target)
     if plan.target == "colors":
         classes = loader.label_set.classes_from_mask(
-            torch.from_numpy(np.ascontiguousarray(target_u8)), max_distance=loader.max_distance
+            torch.from_numpy(np.array(target_u8)), max_distance=loader.max_distance
         )
         target_u8 = classes.numpy()
     elif plan.target == "ids":
