@@ -405,3 +405,17 @@ def test_nvjpeg_hands_batches_it_cannot_decode_to_the_cpu(tmp_path):
     cpu = PairLoader(tmp_path, backend="native", **options)
     assert_same(batches(gpu), batches(cpu))
     assert gpu._decoder.cpu_batches == 1
+
+
+def test_cuda_module_loads_on_any_host():
+    """Where fastpix._C_cuda was built (CI builds it), it imports without a GPU: cudart is
+    linked statically and libnvjpeg is found through the module's RPATH."""
+    import importlib.util
+
+    if importlib.util.find_spec("fastpix._C_cuda") is None:
+        pytest.skip("fastpix._C_cuda not built (no nvcc / nvJPEG at install time)")
+    from fastpix._native import cuda_module
+
+    module = cuda_module()
+    assert module.nvjpeg_version.count(".") == 2
+    assert hasattr(module, "CudaPairDecoder")

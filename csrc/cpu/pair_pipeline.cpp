@@ -47,6 +47,13 @@ struct ResampleScratch {
   std::vector<uint8_t> line;  // one output row of the vertical pass
 };
 
+// Scratch of the nearest-neighbour mask resize.
+struct NearestScratch {
+  std::vector<int> columns;  // source column of each resized column
+  std::vector<int> rows;     // source row of each resized row
+  std::vector<int> offsets;  // byte offset of the source pixel each output column shows
+};
+
 }  // namespace
 
 struct PairDecoder::Scratch {
@@ -54,8 +61,7 @@ struct PairDecoder::Scratch {
   Image image;
   Image label;
   ResampleScratch resample;
-  std::vector<int> nearest_x;
-  std::vector<int> nearest_y;
+  NearestScratch nearest;
 };
 
 namespace {
@@ -91,25 +97,33 @@ View load_source(const Source& source, int index, const DecodeOptions& options,
   }
 }
 
-// Horizontal filter at resized column `col` of an RGB row whose first byte is source column
-// `offset`.
-inline void filter_pixel(const uint8_t* row, int offset, const ResampleAxis& axis, int col,
-                         uint8_t* out) {
-  const int32_t* w = axis.weights.data() + size_t(col) * axis.taps;
-  const uint8_t* p = row + 3 * (axis.first[col] - offset);
-  int32_t s0 = kRoundingBias, s1 = kRoundingBias, s2 = kRoundingBias;
-  for (int t = 0, n = axis.count[col]; t < n; ++t, p += 3) {
-    s0 += p[0] * w[t];
-    s1 += p[1] * w[t];
-    s2 += p[2] * w[t];
+// Horizontal pass: resized columns first_col .. first_col + count - 1 of one RGB row, whose first
+// byte is source column `offset`, into out[3 * count].
+inline void filter_columns(const uint8_t* row, int offset, const ResampleAxis& axis,
+                           int first_col, int count, uint8_t* out) {
+  // Raw pointers: the uint8 stores below could alias the vectors' own pointers otherwise.
+  const int* first = axis.first.data();
+  const int* taps_used = axis.count.data();
+  const int32_t* weights = axis.weights.data();
+  const int taps = axis.taps;
+  for (int x = 0; x < count; ++x) {
+    const int col = first_col + x;
+    const int32_t* w = weights + size_t(col) * taps;
+    const uint8_t* p = row + 3 * (first[col] - offset);
+    int32_t s0 = kRoundingBias, s1 = kRoundingBias, s2 = kRoundingBias;
+    for (int t = 0, n = taps_used[col]; t < n; ++t, p += 3) {
+      s0 += p[0] * w[t];
+      s1 += p[1] * w[t];
+      s2 += p[2] * w[t];
+    }
+    out[3 * x + 0] = clip8(s0);
+    out[3 * x + 1] = clip8(s1);
+    out[3 * x + 2] = clip8(s2);
   }
-  out[0] = clip8(s0);
-  out[1] = clip8(s1);
-  out[2] = clip8(s2);
 }
 
-// Vertical filter at resized row `index` over `len` bytes of rows that start at `base`,
-// `stride` apart, the first being source row `offset`.
+// Vertical pass: resized row `index` over `len` bytes of rows that start at `base`, `stride`
+// apart, the first being source row `offset`.
 inline void filter_row(const uint8_t* base, size_t stride, int offset, const ResampleAxis& axis,
                        int index, size_t len, int32_t* sums, uint8_t* out) {
   const int32_t* w = axis.weights.data() + size_t(index) * axis.taps;
@@ -122,22 +136,26 @@ inline void filter_row(const uint8_t* base, size_t stride, int offset, const Res
   for (size_t j = 0; j < len; ++j) out[j] = clip8(sums[j]);
 }
 
+// Writes one RGB row of the crop window (columns in source order) as output row y of the three
+// planes out[3][H][W], each value mapped through lut[3][256], mirrored when the window flips.
 template <typename T>
-struct Planes {
-  T* r;
-  T* g;
-  T* b;
-  const T* lut;  // 3 × 256
-  void put(size_t i, const uint8_t* rgb) const {
-    r[i] = lut[rgb[0]];
-    g[i] = lut[256 + rgb[1]];
-    b[i] = lut[512 + rgb[2]];
+void write_row(const uint8_t* row, int y, const Window& win, const T* lut, T* out) {
+  const size_t plane = size_t(win.height) * win.width;
+  T* r = out + size_t(y) * win.width;
+  T* g = r + plane;
+  T* b = g + plane;
+  const int w = win.width;
+  for (int x = 0; x < w; ++x) {
+    const uint8_t* px = row + 3 * (win.flip ? w - 1 - x : x);
+    r[x] = lut[px[0]];
+    g[x] = lut[256 + px[1]];
+    b[x] = lut[512 + px[2]];
   }
-};
+}
 
-// Resize `src` (RGB) to load size as Pillow's Image.resize does (two passes in Pillow's order),
-// computing only the pixels the crop window shows, flip, and map each value through `lut` into
-// planar out[3][H][W].
+// Resize `src` (RGB) to load size as Pillow's Image.resize does (two passes, each rounded to
+// uint8, in Pillow's order), computing only the pixels the crop window shows; then flip and
+// normalize into planar out[3][H][W].
 template <typename T>
 void write_image(const View& src, const PairConfig& config, const Window& win, const T* lut,
                  T* out, ResampleScratch& s) {
@@ -145,72 +163,59 @@ void write_image(const View& src, const PairConfig& config, const Window& win, c
   const bool resize_y = src.height != config.load_height;
   if (resize_x) load_axis(src.width, config.load_width, config.filter, s.horizontal);
   if (resize_y) load_axis(src.height, config.load_height, config.filter, s.vertical);
-  const bool vertical_first =
-      resize_x && pillow_vertical_first(src.width, src.height, config.load_width,
-                                        config.load_height);
+  const size_t row_len = size_t(win.width) * 3;
+  s.line.resize(row_len);
 
-  const int ow = win.width;
-  const int oh = win.height;
-  const size_t plane = size_t(oh) * ow;
-  const Planes<T> planes{out, out + plane, out + 2 * plane, lut};
-  uint8_t rgb[3];
-
-  if (vertical_first) {
-    // Vertical pass over the source columns the window's horizontal filters read ...
-    const int last = win.left + ow - 1;
+  if (resize_x && pillow_vertical_first(src.width, src.height, config.load_width,
+                                        config.load_height)) {
+    // Per output row: the vertical pass over the source columns the window's horizontal
+    // filters read, then the horizontal pass of that row.
+    const int last = win.left + win.width - 1;
     const int col_first = s.horizontal.first[win.left];
     const int col_end = s.horizontal.first[last] + s.horizontal.count[last];
     const size_t span = size_t(col_end - col_first) * 3;
-    s.rows.resize(size_t(oh) * span);
+    s.rows.resize(span);
     s.sums.resize(span);
-    for (int y = 0; y < oh; ++y) {
+    for (int y = 0; y < win.height; ++y) {
       filter_row(src.data + size_t(col_first) * 3, src.stride, 0, s.vertical, win.top + y, span,
-                 s.sums.data(), s.rows.data() + size_t(y) * span);
-    }
-    // ... then the horizontal pass straight into the output.
-    for (int y = 0; y < oh; ++y) {
-      const uint8_t* row = s.rows.data() + size_t(y) * span;
-      for (int x = 0; x < ow; ++x) {
-        filter_pixel(row, col_first, s.horizontal, win.column(x), rgb);
-        planes.put(size_t(y) * ow + x, rgb);
-      }
+                 s.sums.data(), s.rows.data());
+      filter_columns(s.rows.data(), col_first, s.horizontal, win.left, win.width, s.line.data());
+      write_row(s.line.data(), y, win, lut, out);
     }
     return;
   }
 
-  // Horizontal pass (or plain copy) of the source rows the window needs ...
-  int row_first = win.top;
-  int row_end = win.top + oh;
-  if (resize_y) {
-    const int last = win.top + oh - 1;
-    row_first = s.vertical.first[win.top];
-    row_end = s.vertical.first[last] + s.vertical.count[last];
-  }
-  const size_t row_len = size_t(ow) * 3;
-  s.rows.resize(size_t(row_end - row_first) * row_len);
-  for (int r = row_first; r < row_end; ++r) {
-    const uint8_t* in = src.row(r);
-    uint8_t* o = s.rows.data() + size_t(r - row_first) * row_len;
-    for (int x = 0; x < ow; ++x) {
-      const int col = win.column(x);
-      if (resize_x) {
-        filter_pixel(in, 0, s.horizontal, col, o + 3 * x);
-      } else {
-        std::memcpy(o + 3 * x, in + 3 * col, 3);
-      }
+  // The horizontal pass of the source rows the window needs (or, when the width is kept, the
+  // source rows themselves) ...
+  const uint8_t* rows = src.data + size_t(win.left) * 3;
+  size_t stride = src.stride;
+  int rows_first = 0;  // source row of rows[0]
+  if (resize_x) {
+    int row_end = win.top + win.height;
+    rows_first = win.top;
+    if (resize_y) {
+      const int last = win.top + win.height - 1;
+      rows_first = s.vertical.first[win.top];
+      row_end = s.vertical.first[last] + s.vertical.count[last];
     }
+    s.rows.resize(size_t(row_end - rows_first) * row_len);
+    for (int r = rows_first; r < row_end; ++r) {
+      filter_columns(src.row(r), 0, s.horizontal, win.left, win.width,
+                     s.rows.data() + size_t(r - rows_first) * row_len);
+    }
+    rows = s.rows.data();
+    stride = row_len;
   }
   // ... then the vertical pass (or the rows as they are) into the output.
   s.sums.resize(row_len);
-  s.line.resize(row_len);
-  for (int y = 0; y < oh; ++y) {
-    const uint8_t* row = s.rows.data() + size_t(y) * row_len;
+  for (int y = 0; y < win.height; ++y) {
+    const uint8_t* row = rows + size_t(win.top + y - rows_first) * stride;
     if (resize_y) {
-      filter_row(s.rows.data(), row_len, row_first, s.vertical, win.top + y, row_len,
-                 s.sums.data(), s.line.data());
+      filter_row(rows, stride, rows_first, s.vertical, win.top + y, row_len, s.sums.data(),
+                 s.line.data());
       row = s.line.data();
     }
-    for (int x = 0; x < ow; ++x) planes.put(size_t(y) * ow + x, row + 3 * x);
+    write_row(row, y, win, lut, out);
   }
 }
 
@@ -218,31 +223,29 @@ void write_image(const View& src, const PairConfig& config, const Window& win, c
 // into a class id by `classify(pixel pointer)`.
 template <typename C, typename Classify>
 void write_classes(const View& src, const PairConfig& config, const Window& win, C* out,
-                   std::vector<int>& nearest_x, std::vector<int>& nearest_y,
-                   Classify classify) {
-  compute_nearest_axis(src.width, config.load_width, nearest_x);
-  compute_nearest_axis(src.height, config.load_height, nearest_y);
-  const int c = src.channels;
+                   NearestScratch& s, Classify classify) {
+  compute_nearest_axis(src.height, config.load_height, s.rows);
+  compute_nearest_axis(src.width, config.load_width, s.columns);
+  s.offsets.resize(win.width);
+  for (int x = 0; x < win.width; ++x) s.offsets[x] = s.columns[win.column(x)] * src.channels;
+  const int* offsets = s.offsets.data();
   for (int y = 0; y < win.height; ++y) {
-    const uint8_t* in = src.row(nearest_y[win.top + y]);
+    const uint8_t* in = src.row(s.rows[win.top + y]);
     C* o = out + size_t(y) * win.width;
-    for (int x = 0; x < win.width; ++x) {
-      o[x] = C(classify(in + size_t(nearest_x[win.column(x)]) * c));
-    }
+    for (int x = 0; x < win.width; ++x) o[x] = C(classify(in + offsets[x]));
   }
 }
 
 template <typename C>
 void write_target_classes(const View& src, const PairConfig& config, const Window& win,
-                          const PaletteTable* palette, uint8_t* out, std::vector<int>& nx,
-                          std::vector<int>& ny) {
+                          const PaletteTable* palette, uint8_t* out, NearestScratch& s) {
   C* typed = reinterpret_cast<C*>(out);
   if (config.target == TargetKind::kClassesFromColors) {
-    write_classes(src, config, win, typed, nx, ny,
+    write_classes(src, config, win, typed, s,
                   [palette](const uint8_t* p) { return palette->classify(p[0], p[1], p[2]); });
   } else {
     const uint8_t* lut = config.id_lut.data();
-    write_classes(src, config, win, typed, nx, ny, [lut](const uint8_t* p) { return lut[*p]; });
+    write_classes(src, config, win, typed, s, [lut](const uint8_t* p) { return lut[*p]; });
   }
 }
 
@@ -339,11 +342,9 @@ void PairDecoder::decode_pair(const PairJob& job, Scratch& s, uint8_t* photo_out
   }
   if (cfg.target == TargetKind::kImage) return;
   if (cfg.class_elem_size == 1) {
-    write_target_classes<uint8_t>(target, cfg, win, palette_.get(), target_out, s.nearest_x,
-                                  s.nearest_y);
+    write_target_classes<uint8_t>(target, cfg, win, palette_.get(), target_out, s.nearest);
   } else {
-    write_target_classes<int64_t>(target, cfg, win, palette_.get(), target_out, s.nearest_x,
-                                  s.nearest_y);
+    write_target_classes<int64_t>(target, cfg, win, palette_.get(), target_out, s.nearest);
   }
 }
 
