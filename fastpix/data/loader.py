@@ -60,11 +60,16 @@ def normalize_table(
     mean: Sequence[float], std: Sequence[float], dtype: torch.dtype
 ) -> torch.Tensor:
     """3×256 table: channel value v → (v / 255 - mean[c]) / std[c] in ``dtype``."""
-    values = np.arange(256, dtype=np.float64) / 255.0
-    table = (values[None, :] - np.asarray(mean, np.float64)[:, None]) / np.asarray(std, np.float64)[
-        :, None
-    ]
-    return torch.from_numpy(table).to(dtype)
+    values = np.arange(256, dtype=np.float64)[None, :] / 255.0
+    mean_ = np.asarray(mean, np.float64)[:, None]
+    std_ = np.asarray(std, np.float64)[:, None]
+    return torch.from_numpy((values - mean_) / std_).to(dtype)
+
+
+def _odd_width(path, width: int) -> DecodeError:
+    return DecodeError(
+        f"{path}: width {width} is odd: a side-by-side pair needs two halves of equal width"
+    )
 
 
 def _size_pair(size: int | Sequence[int] | None, name: str) -> tuple[int, int] | None:
@@ -253,10 +258,9 @@ class PairLoader:
                 continue
             if side_by_side:
                 if width % 2:
-                    message = f"{path}: width {width} is odd: a side-by-side pair needs two halves of equal width"
                     if self.on_error == "raise":
-                        raise DecodeError(message)
-                    failures.append(message)
+                        raise _odd_width(path, width)
+                    failures.append(str(_odd_width(path, width)))
                     continue
                 width //= 2
             return height, width
@@ -562,9 +566,7 @@ def _pil_pair(pair: PairFiles, jitter: Jitter, loader: PairLoader):
         both = open_pil(pair.combined, "RGB", limit, draft=draft)
         w, h = both.size
         if w % 2:
-            raise DecodeError(
-                f"{pair.combined}: width {w} is odd: a side-by-side pair needs two halves of equal width"
-            )
+            raise _odd_width(pair.combined, w)
         photo, target = both.crop((0, 0, w // 2, h)), both.crop((w // 2, 0, w, h))
         names = (pair.combined, pair.combined)
     else:

@@ -37,6 +37,13 @@ def source_name(source: Source) -> str:
     return os.fspath(source)
 
 
+def _native_input(source: Source):
+    """What the native module takes: a path as str, or the bytes-like object itself."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return source
+    return os.fspath(source)
+
+
 def _head(source: Source) -> bytes:
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(memoryview(source)[:8])
@@ -89,10 +96,7 @@ def decode_image(
     native = native_module()
     if native is not None and is_native_format(head):
         try:
-            data = (
-                source if isinstance(source, (bytes, bytearray, memoryview)) else os.fspath(source)
-            )
-            return native.decode_image(data, mode, limit)
+            return native.decode_image(_native_input(source), mode, limit)
         except native.DecodeError as exc:
             raise DecodeError(f"{source_name(source)}: {exc}") from None
     return np.asarray(open_pil(source, mode, limit))
@@ -103,9 +107,8 @@ def image_size(source: Source, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> t
     limit = 0 if max_pixels is None else int(max_pixels)
     native = native_module()
     if native is not None and is_native_format(_head(source)):
-        data = source if isinstance(source, (bytes, bytearray, memoryview)) else os.fspath(source)
         try:
-            height, width, _, _ = native.probe_image(data)
+            height, width, _, _ = native.probe_image(_native_input(source))
         except native.DecodeError as exc:
             raise DecodeError(f"{source_name(source)}: {exc}") from None
     else:
