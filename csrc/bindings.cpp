@@ -40,7 +40,9 @@ Source to_source(const py::handle& obj, std::vector<py::object>& keep) {
     src.path = obj.cast<std::string>();
   } else if (py::isinstance<py::array>(obj)) {
     auto arr = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>::ensure(obj);
-    if (!arr || arr.ndim() != 3) throw py::value_error("decoded pixels must be a H×W×C uint8 array");
+    if (!arr || arr.ndim() != 3) {
+      throw py::value_error("decoded pixels must be a H×W×C uint8 array");
+    }
     src.pixels = arr.data();
     src.height = int(arr.shape(0));
     src.width = int(arr.shape(1));
@@ -165,7 +167,9 @@ std::unique_ptr<PairDecoder> make_pair_decoder(
     }
     std::vector<Rgb> colors(size_t(p.shape(0)));
     std::memcpy(colors.data(), p.data(), colors.size() * 3);
-    if (ignore_index < 0 || ignore_index > 255) throw py::value_error("ignore_index must be 0..255");
+    if (ignore_index < 0 || ignore_index > 255) {
+      throw py::value_error("ignore_index must be 0..255");
+    }
     table = std::make_unique<PaletteTable>(std::move(colors), to_table(mask_lut, "mask_lut"),
                                            ignore_index, float(max_distance_sq));
   }

@@ -18,12 +18,14 @@ bool starts_with(const uint8_t* data, size_t size, const char* magic, size_t len
 
 // Why a file is not JPEG/PNG, naming common other formats so the message is actionable.
 std::string unknown_format(const uint8_t* data, size_t size) {
+  const bool webp = size >= 12 && starts_with(data, size, "RIFF", 4) &&
+                    std::memcmp(data + 8, "WEBP", 4) == 0;
+  const bool tiff = starts_with(data, size, "II*\0", 4) || starts_with(data, size, "MM\0*", 4);
   const char* name = nullptr;
   if (starts_with(data, size, "GIF8", 4)) name = "GIF";
   else if (starts_with(data, size, "BM", 2)) name = "BMP";
-  else if (starts_with(data, size, "II*\0", 4) || starts_with(data, size, "MM\0*", 4)) name = "TIFF";
-  else if (size >= 12 && starts_with(data, size, "RIFF", 4) && std::memcmp(data + 8, "WEBP", 4) == 0)
-    name = "WebP";
+  else if (tiff) name = "TIFF";
+  else if (webp) name = "WebP";
   if (name) return std::string(name) + " file: only JPEG and PNG are decoded natively";
   std::string hex;
   char byte[4];

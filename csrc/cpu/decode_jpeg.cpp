@@ -207,7 +207,9 @@ ImageInfo probe_jpeg(const uint8_t* data, size_t size) {
   Decompressor d;
   ImageInfo info;
   info.format = "JPEG";
-  if (setjmp(d.err.jump)) throw DecodeError(std::string("JPEG decoding failed: ") + d.err.message);
+  if (setjmp(d.err.jump)) {
+    throw DecodeError(std::string("JPEG decoding failed: ") + d.err.message);
+  }
   jpeg_mem_src(&d.cinfo, data, static_cast<unsigned long>(size));
   jpeg_read_header(&d.cinfo, TRUE);
   info.width = int(d.cinfo.image_width);

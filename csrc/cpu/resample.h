@@ -16,7 +16,8 @@ enum class Filter { kBilinear, kBicubic };
 
 constexpr int kPrecisionBits = 22;
 
-// Output pixel i of one axis = clip8(sum over t < count[i] of in[first[i] + t] * weight[i * taps + t]).
+// Output pixel i of one axis =
+//   clip8(sum over t < count[i] of in[first[i] + t] * weights[i * taps + t]).
 struct ResampleAxis {
   int in_size = 0;
   int out_size = 0;

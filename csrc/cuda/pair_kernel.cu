@@ -57,8 +57,9 @@ __global__ void pair_kernel(KernelArgs a) {
   uint8_t* mask_lut = shared + 3 * a.palette_size;
   if (a.target_mode == kTargetClasses) {
     const int tid = threadIdx.y * blockDim.x + threadIdx.x;
-    for (int i = tid; i < 3 * a.palette_size; i += blockDim.x * blockDim.y) palette[i] = a.palette[i];
-    for (int i = tid; i < 256; i += blockDim.x * blockDim.y) mask_lut[i] = a.mask_lut[i];
+    const int threads = blockDim.x * blockDim.y;
+    for (int i = tid; i < 3 * a.palette_size; i += threads) palette[i] = a.palette[i];
+    for (int i = tid; i < 256; i += threads) mask_lut[i] = a.mask_lut[i];
   }
   __syncthreads();
 
