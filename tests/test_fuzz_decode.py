@@ -33,7 +33,7 @@ def _fuzz_module():
 
 
 def test_mutated_files_decode_or_raise_decode_error(tmp_path):
-    files = list(_fuzz_module().mutated_files(400, seed=2024))
+    files = list(_fuzz_module().mutated_files(1000, seed=2024))
     outcomes = {"decoded": 0, "errors": 0}
     paths = []
     for i, data in enumerate(files):

@@ -121,6 +121,8 @@ CONFIGS = {
         "max_distance": 3.0,
     },
     "jpeg_draft": {"load_size": 32, "jpeg_draft": True},
+    # ResNet-34 FCN inputs (seed 003): ImageNet mean/std instead of [-1, 1].
+    "imagenet_normalized": {"mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)},
 }
 
 
@@ -131,9 +133,10 @@ def test_native_matches_pil_path(config, tmp_path):
     options = dict(batch_size=4, seed=5, **CONFIGS[config])
     native = PairLoader(tmp_path, backend="native", num_threads=2, **options)
     reference = PairLoader(tmp_path, backend="pil", **options)
+    # Both read the JPEGs with libjpeg-turbo: identical pixels (measured); allow one level.
+    level = LEVEL * 0.5 / min(options.get("std", (0.5,)))
     for _ in range(2):  # two epochs: different orders and jitter
-        # Both read the JPEGs with libjpeg-turbo: identical pixels (measured); allow a level.
-        assert_same(batches(native), batches(reference), photo_atol=LEVEL)
+        assert_same(batches(native), batches(reference), photo_atol=level)
 
 
 @needs_native
@@ -197,7 +200,7 @@ def test_resize_crop_flip_match_pillow_bit_for_bit(resample):
     identity = np.arange(256, dtype=np.float32)[None].repeat(3, 0).copy()
     colors = rng.permutation(256 * 256)[:255]
     palette = np.stack([colors // 256, colors % 256, np.zeros(255, int)], 1).astype(np.uint8)
-    for _ in range(60):
+    for _ in range(200):
         height, width = (int(v) for v in rng.integers(1, 70, 2))
         load = tuple(int(v) for v in rng.integers(1, 90, 2))
         out = (int(rng.integers(1, load[0] + 1)), int(rng.integers(1, load[1] + 1)))
