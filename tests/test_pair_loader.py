@@ -422,3 +422,19 @@ def test_cuda_module_loads_on_any_host():
     module = cuda_module()
     assert module.nvjpeg_version.count(".") == 2
     assert hasattr(module, "CudaPairDecoder")
+
+
+def test_io_command_lists_bad_files(tmp_path, monkeypatch, capsys):
+    import fastpix.cli
+
+    monkeypatch.setattr(fastpix.cli, "COMMANDS", ["fastpix.io.cli"])
+    write_side_by_side(tmp_path, n=4, size=(16, 16), suffix=".png")
+    assert fastpix.cli.main(["io", str(tmp_path)]) == 0
+    assert "4 of 4 pairs decoded" in capsys.readouterr().out
+    (tmp_path / "train" / "2.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
+    assert fastpix.cli.main(["io", str(tmp_path), "--batch-size", "3"]) == 1
+    out = capsys.readouterr().out
+    assert "3 of 4 pairs decoded" in out and "bad: " in out and "2.png" in out
+    assert fastpix.cli.main(["io", str(tmp_path), "--load-size", "1", "2", "3"]) == 2
+    assert "--load-size takes H or H W" in capsys.readouterr().err
+    assert fastpix.cli.main(["io", str(tmp_path / "missing")]) == 2

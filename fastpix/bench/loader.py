@@ -20,6 +20,7 @@ Configs: ``plain`` (256×256 halves as they are) and ``pix2pix`` (resize to 286,
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import threading
@@ -147,6 +148,7 @@ def _interleaved(providers: dict, rounds: int, device: str | torch.device = "cpu
 
 def _row(config: str, provider: str, threads: int, pairs: int, timing) -> dict:
     best, median = timing
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     return {
         "target": "loader",
         "config": config,
@@ -159,6 +161,8 @@ def _row(config: str, provider: str, threads: int, pairs: int, timing) -> dict:
         "median_s": median,
         "pairs_per_s": pairs / best,
         "pairs_per_s_median": pairs / median,
+        # Other processes on the machine when this provider finished (shared machines).
+        "load_average_1m": load,
     }
 
 
