@@ -243,7 +243,6 @@ PYBIND11_MODULE(_C, m) {
   m.attr("libjpeg_version") = "libjpeg " FASTPIX_STR(JPEG_LIB_VERSION);
 #endif
   m.attr("libpng_version") = PNG_LIBPNG_VER_STRING;
-  m.attr("default_max_pixels") = kDefaultMaxPixels;
 
   m.def("decode_image", &decode_image_py, py::arg("source"), py::arg("mode") = "RGB",
         py::arg("max_pixels") = kDefaultMaxPixels,

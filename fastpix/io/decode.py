@@ -180,5 +180,6 @@ def _convert(im, mode: str):
         high = (np.asarray(im).astype(np.int64) >> 8).clip(0, 255).astype(np.uint8)
         im = Image.fromarray(high, "L")
     if mode == "unchanged":
-        return im.convert("L") if im.mode in ("1", "F") else im
+        # A copy: the opened image's file is closed when the caller's `with` block ends.
+        return im.convert("L") if im.mode in ("1", "F") else im.copy()
     return im.convert(mode)
