@@ -16,6 +16,7 @@
 
 #include "cpu/decode_image.h"
 #include "cpu/pair_pipeline.h"
+#include "pair_args.h"
 
 namespace py = pybind11;
 using namespace fastpix;
@@ -115,64 +116,19 @@ void check_output(const py::array& out, const char* name, std::vector<py::ssize_
   }
 }
 
-std::array<uint8_t, 256> to_table(const py::array_t<uint8_t, py::array::c_style>& table,
-                                  const char* name) {
-  if (table.ndim() != 1 || table.shape(0) != 256) {
-    throw py::value_error(std::string(name) + " must be a 256-entry uint8 table");
-  }
-  std::array<uint8_t, 256> out{};
-  std::memcpy(out.data(), table.data(), 256);
-  return out;
-}
-
 std::unique_ptr<PairDecoder> make_pair_decoder(
     bool side_by_side, const std::string& target, const std::string& filter,
     std::pair<int, int> load_size, bool require_load_size, std::pair<int, int> out_size,
-    const py::array& photo_lut, int class_itemsize,
-    const std::optional<py::array_t<uint8_t, py::array::c_style>>& palette,
-    const py::array_t<uint8_t, py::array::c_style>& mask_lut, int ignore_index,
-    double max_distance_sq, const py::array_t<uint8_t, py::array::c_style>& id_lut,
+    const py::array& photo_lut, int class_itemsize, const std::optional<U8Array>& palette,
+    const U8Array& mask_lut, int ignore_index, double max_distance_sq, const U8Array& id_lut,
     int64_t max_pixels, bool jpeg_draft, int num_threads) {
-  PairConfig cfg;
-  cfg.side_by_side = side_by_side;
-  if (target == "colors") cfg.target = TargetKind::kClassesFromColors;
-  else if (target == "ids") cfg.target = TargetKind::kClassesFromIds;
-  else if (target == "image") cfg.target = TargetKind::kImage;
-  else throw py::value_error("target must be 'colors', 'ids' or 'image'");
-  if (filter == "bicubic") cfg.filter = Filter::kBicubic;
-  else if (filter == "bilinear") cfg.filter = Filter::kBilinear;
-  else throw py::value_error("filter must be 'bicubic' or 'bilinear'");
-  cfg.load_height = load_size.first;
-  cfg.load_width = load_size.second;
-  cfg.require_load_size = require_load_size;
-  cfg.out_height = out_size.first;
-  cfg.out_width = out_size.second;
-  if (photo_lut.ndim() != 2 || photo_lut.shape(0) != 3 || photo_lut.shape(1) != 256 ||
-      !(photo_lut.flags() & py::array::c_style)) {
-    throw py::value_error("photo_lut must be a C-contiguous 3×256 float32 or float16 array");
-  }
-  cfg.photo_elem_size = int(photo_lut.itemsize());
-  const auto* lut_bytes = static_cast<const uint8_t*>(photo_lut.data());
-  cfg.photo_lut.assign(lut_bytes, lut_bytes + photo_lut.nbytes());
-  cfg.class_elem_size = class_itemsize;
-  cfg.id_lut = to_table(id_lut, "id_lut");
-  cfg.max_pixels = max_pixels;
-  cfg.jpeg_draft = jpeg_draft;
-
+  PairConfig cfg = pair_config_from(side_by_side, target, filter, load_size, require_load_size,
+                                    out_size, photo_lut, class_itemsize, id_lut, max_pixels,
+                                    jpeg_draft);
+  std::optional<PaletteRule> rule =
+      palette_rule_from(palette, mask_lut, ignore_index, max_distance_sq);
   std::unique_ptr<PaletteTable> table;
-  if (palette) {
-    const auto& p = *palette;
-    if (p.ndim() != 2 || p.shape(1) != 3 || p.shape(0) < 1 || p.shape(0) > 255) {
-      throw py::value_error("palette must be a K×3 uint8 array with 1 <= K <= 255");
-    }
-    std::vector<Rgb> colors(size_t(p.shape(0)));
-    std::memcpy(colors.data(), p.data(), colors.size() * 3);
-    if (ignore_index < 0 || ignore_index > 255) {
-      throw py::value_error("ignore_index must be 0..255");
-    }
-    table = std::make_unique<PaletteTable>(std::move(colors), to_table(mask_lut, "mask_lut"),
-                                           ignore_index, float(max_distance_sq));
-  }
+  if (rule) table = std::make_unique<PaletteTable>(std::move(*rule));
   // std::invalid_argument from here reaches Python as ValueError.
   return std::make_unique<PairDecoder>(std::move(cfg), std::move(table), num_threads);
 }

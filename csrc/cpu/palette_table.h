@@ -15,11 +15,17 @@ namespace fastpix {
 
 using Rgb = std::array<uint8_t, 3>;
 
+// The rule's parameters (LabelSet.mask_palette, mask_lut, ignore_index and max_distance).
+struct PaletteRule {
+  std::vector<Rgb> colors;         // K mask colours, 1 <= K <= 255
+  std::array<uint8_t, 256> lut{};  // palette index (or ignore_index) → class id
+  int ignore_index = 255;
+  float max_distance_sq = -1.0f;  // < 0: no limit; else the float32 value torch compares with
+};
+
 class PaletteTable {
  public:
-  // max_distance_sq < 0: no distance limit. Otherwise the float32 value torch compares with.
-  PaletteTable(std::vector<Rgb> palette, const std::array<uint8_t, 256>& lut, int ignore_index,
-               float max_distance_sq);
+  explicit PaletteTable(PaletteRule rule);
   ~PaletteTable();
   PaletteTable(const PaletteTable&) = delete;
   PaletteTable& operator=(const PaletteTable&) = delete;
@@ -39,10 +45,7 @@ class PaletteTable {
   uint8_t classify_uncached(uint8_t r, uint8_t g, uint8_t b) const;
 
  private:
-  std::vector<Rgb> palette_;
-  std::array<uint8_t, 256> lut_;
-  int ignore_index_;
-  float max_distance_sq_;
+  PaletteRule rule_;
   uint16_t* cache_;
 };
 

@@ -19,7 +19,7 @@ void check_cuda(cudaError_t error, const char* what) {
 // The resampling tables of every distinct half size in a batch, packed in one int32 blob.
 class TableBlob {
  public:
-  explicit TableBlob(const CudaPairConfig& config) : config_(config) {}
+  explicit TableBlob(const PairConfig& config) : config_(config) {}
 
   // Fills the table fields of `p` for halves of width × height.
   void describe(int width, int height, PairParams& p) {
@@ -78,7 +78,7 @@ class TableBlob {
     return append(index.data(), index.size());
   }
 
-  const CudaPairConfig& config_;
+  const PairConfig& config_;
   std::map<std::pair<int, int>, PairParams> known_;
   std::vector<int32_t> blob_;
 };
@@ -89,27 +89,38 @@ std::string size_text(int width, int height) {
 
 }  // namespace
 
-CudaPairDecoder::CudaPairDecoder(CudaPairConfig config, int device, int num_threads)
-    : config_(std::move(config)), device_(device), jpeg_(device), pool_(num_threads) {
-  if (config_.photo_lut.size() != size_t(3 * 256 * config_.photo_elem_size)) {
-    throw std::invalid_argument("photo_lut must hold 3 x 256 elements");
+CudaPairDecoder::CudaPairDecoder(PairConfig config, std::optional<PaletteRule> palette,
+                                 int device, int num_threads)
+    : config_(std::move(config)), device_(device), pool_(num_threads) {
+  if (!config_.side_by_side || config_.target == TargetKind::kClassesFromIds) {
+    throw std::invalid_argument("the CUDA decoder takes side-by-side files (kaggle, aligned)");
   }
-  if (!config_.target_image && (config_.palette.empty() || config_.palette.size() % 3)) {
-    throw std::invalid_argument("class ids from mask colours need a K x 3 palette");
+  if (config_.jpeg_draft) throw std::invalid_argument("the CUDA decoder has no draft mode");
+  if (config_.target == TargetKind::kClassesFromColors && !palette) {
+    throw std::invalid_argument("class ids from mask colours need a palette");
   }
+  if (palette) palette_ = std::move(*palette);
+  if (config_.photo_lut.size() != size_t(3 * 256 * config_.photo_elem_size) ||
+      (config_.photo_elem_size != 2 && config_.photo_elem_size != 4) ||
+      (config_.class_elem_size != 1 && config_.class_elem_size != 8) ||
+      config_.out_height < 1 || config_.out_width < 1 ||
+      config_.out_height > config_.load_height || config_.out_width > config_.load_width) {
+    throw std::invalid_argument("bad output sizes or element sizes");
+  }
+  jpeg_ = std::make_unique<JpegBatchDecoder>(device_);
   check_cuda(cudaSetDevice(device_), "cudaSetDevice");
   check_cuda(cudaMalloc(&device_lut_, config_.photo_lut.size()), "cudaMalloc");
   check_cuda(cudaMemcpy(device_lut_, config_.photo_lut.data(), config_.photo_lut.size(),
                         cudaMemcpyHostToDevice),
              "cudaMemcpy");
-  if (!config_.target_image) {
-    check_cuda(cudaMalloc(&device_palette_, config_.palette.size()), "cudaMalloc");
-    check_cuda(cudaMemcpy(device_palette_, config_.palette.data(), config_.palette.size(),
+  if (config_.target == TargetKind::kClassesFromColors) {
+    const size_t bytes = palette_.colors.size() * 3;
+    check_cuda(cudaMalloc(&device_palette_, bytes), "cudaMalloc");
+    check_cuda(cudaMemcpy(device_palette_, palette_.colors.data(), bytes,
                           cudaMemcpyHostToDevice),
                "cudaMemcpy");
     check_cuda(cudaMalloc(&device_mask_lut_, 256), "cudaMalloc");
-    check_cuda(cudaMemcpy(device_mask_lut_, config_.mask_lut.data(), 256,
-                          cudaMemcpyHostToDevice),
+    check_cuda(cudaMemcpy(device_mask_lut_, palette_.lut.data(), 256, cudaMemcpyHostToDevice),
                "cudaMemcpy");
   }
 }
@@ -181,14 +192,14 @@ std::string CudaPairDecoder::decode(const std::vector<Source>& files,
   const int n = int(files.size());
   if (n == 0) return "";
   check_cuda(cudaSetDevice(device_), "cudaSetDevice");
-  const CudaPairConfig& cfg = config_;
+  const PairConfig& cfg = config_;
   for (int i = 0; i < n; ++i) {
     if (tops[i] < 0 || lefts[i] < 0 || tops[i] + cfg.out_height > cfg.load_height ||
         lefts[i] + cfg.out_width > cfg.load_width) {
       throw std::invalid_argument("crop window outside the load size");
     }
   }
-  Slot& slot = slots_[jpeg_.slot()];
+  Slot& slot = slots_[jpeg_->slot()];
   std::vector<const uint8_t*> data;
   std::vector<size_t> sizes;
   std::string reason = read_files(files, slot, data, sizes);
@@ -196,7 +207,7 @@ std::string CudaPairDecoder::decode(const std::vector<Source>& files,
 
   std::vector<DeviceImage> images;
   int bad = -1;
-  reason = jpeg_.inspect(data, sizes, images, bad);
+  reason = jpeg_->inspect(data, sizes, images, bad);
   if (!reason.empty()) return "file " + std::to_string(bad) + ": " + reason;
   for (int i = 0; i < n; ++i) {
     const DeviceImage& im = images[i];
@@ -211,7 +222,7 @@ std::string CudaPairDecoder::decode(const std::vector<Source>& files,
     }
   }
 
-  reason = jpeg_.decode(data, sizes, images, stream);
+  reason = jpeg_->decode(data, sizes, images, stream);
   if (!reason.empty()) return reason;
 
   // Pair parameters and resampling tables, staged in pinned memory and copied with the batch.
@@ -245,18 +256,18 @@ std::string CudaPairDecoder::decode(const std::vector<Source>& files,
   args.tables = slot.device_staging + params_elements;
   args.lut = device_lut_;
   args.palette = device_palette_;
-  args.palette_size = int(cfg.palette.size() / 3);
+  args.palette_size = int(palette_.colors.size());
   args.mask_lut = device_mask_lut_;
-  args.ignore_index = cfg.ignore_index;
-  args.max_distance_sq = cfg.max_distance_sq;
-  args.target_mode = cfg.target_image ? kTargetImage : kTargetClasses;
+  args.ignore_index = palette_.ignore_index;
+  args.max_distance_sq = palette_.max_distance_sq;
+  args.target_mode = cfg.target == TargetKind::kImage ? kTargetImage : kTargetClasses;
   args.photo_out = photo_out;
   args.target_out = target_out;
   args.out_height = cfg.out_height;
   args.out_width = cfg.out_width;
   check_cuda(launch_pair_kernel(args, n, cfg.photo_elem_size, cfg.class_elem_size, stream),
              "pair kernel launch");
-  jpeg_.finish(stream);
+  jpeg_->finish(stream);
   return "";
 }
 

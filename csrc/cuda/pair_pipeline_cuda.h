@@ -7,11 +7,14 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "cpu/pair_pipeline.h"
+#include "cpu/palette_table.h"
 #include "cpu/resample.h"
 #include "cpu/thread_pool.h"
 #include "cuda/decode_jpegs_cuda.h"
@@ -19,32 +22,17 @@
 
 namespace fastpix {
 
-struct CudaPairConfig {
-  Filter filter = Filter::kBicubic;
-  int load_height = 0;
-  int load_width = 0;
-  bool require_load_size = false;
-  int out_height = 0;
-  int out_width = 0;
-  int photo_elem_size = 4;
-  std::vector<uint8_t> photo_lut;  // 3 × 256 elements
-  int class_elem_size = 1;
-  bool target_image = false;     // else class ids from mask colours
-  std::vector<uint8_t> palette;  // K × 3
-  std::array<uint8_t, 256> mask_lut{};
-  int ignore_index = 255;
-  float max_distance_sq = -1.0f;
-  int64_t max_pixels = kDefaultMaxPixels;
-};
-
 class CudaPairDecoder {
  public:
-  CudaPairDecoder(CudaPairConfig config, int device, int num_threads);
+  // `config` as for the CPU PairDecoder, limited to side-by-side files, class ids from mask
+  // colours (then `palette` is required) or image targets, and no JPEG draft scaling.
+  CudaPairDecoder(PairConfig config, std::optional<PaletteRule> palette, int device,
+                  int num_threads);
   ~CudaPairDecoder();
   CudaPairDecoder(const CudaPairDecoder&) = delete;
   CudaPairDecoder& operator=(const CudaPairDecoder&) = delete;
 
-  bool has_hardware_decoder() const { return jpeg_.has_hardware(); }
+  bool has_hardware_decoder() const { return jpeg_->has_hardware(); }
 
   // Enqueues the batch of side-by-side JPEG files on `stream`, writing photo_out
   // ([N][3][H][W]) and target_out ([N][H][W] or [N][3][H][W]) device memory. Returns "" when
@@ -66,9 +54,10 @@ class CudaPairDecoder {
                          std::vector<const uint8_t*>& data, std::vector<size_t>& sizes);
   void ensure_staging(Slot& slot, size_t elements);
 
-  CudaPairConfig config_;
+  PairConfig config_;
+  PaletteRule palette_;
   int device_;
-  JpegBatchDecoder jpeg_;
+  std::unique_ptr<JpegBatchDecoder> jpeg_;  // made after the arguments are checked
   ThreadPool pool_;
   std::mutex mutex_;  // one batch at a time
   Slot slots_[2];

@@ -39,11 +39,11 @@ std::unique_ptr<PairDecoder> make_decoder(bool side_by_side, bool draft) {
   cfg.jpeg_draft = draft;
   std::unique_ptr<PaletteTable> palette;
   if (side_by_side) {
-    std::array<uint8_t, 256> lut{};
-    for (int i = 0; i < 256; ++i) lut[i] = uint8_t(i);
-    palette = std::make_unique<PaletteTable>(
-        std::vector<Rgb>{{0, 0, 0}, {128, 64, 128}, {70, 130, 180}, {220, 20, 60}}, lut, 255,
-        400.0f);
+    PaletteRule rule;
+    rule.colors = {{0, 0, 0}, {128, 64, 128}, {70, 130, 180}, {220, 20, 60}};
+    for (int i = 0; i < 256; ++i) rule.lut[i] = uint8_t(i);
+    rule.max_distance_sq = 400.0f;
+    palette = std::make_unique<PaletteTable>(std::move(rule));
   }
   return std::make_unique<PairDecoder>(cfg, std::move(palette), 2);
 }

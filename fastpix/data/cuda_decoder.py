@@ -26,12 +26,9 @@ class CudaPairDecoder:
     def __init__(self, native_args: dict, device: torch.device, num_threads: int) -> None:
         index = device.index if device.index is not None else torch.cuda.current_device()
         self.device = torch.device("cuda", index)
-        gpu_args = {
-            k: v
-            for k, v in native_args.items()
-            if k not in ("side_by_side", "id_lut", "jpeg_draft")
-        }
-        self._gpu = cuda_module().CudaPairDecoder(device=index, **gpu_args, num_threads=num_threads)
+        self._gpu = cuda_module().CudaPairDecoder(
+            device=index, **native_args, num_threads=num_threads
+        )
         self._cpu = native_module().PairDecoder(**native_args, num_threads=num_threads)
         self.has_hardware_decoder = bool(self._gpu.has_hardware_decoder)
         self.cpu_batches = 0
