@@ -1,5 +1,31 @@
-"""Data: file layouts, datasets, synthetic street scenes and the native pair loader."""
+"""Data: file layouts, datasets, synthetic street scenes and writers.
+
+Importing this package is cheap; the submodules load on first use of their names.
+"""
+
+from __future__ import annotations
+
+import importlib
 
 from fastpix.data.layouts import LAYOUTS, LayoutError, PairFiles, list_pairs
 
-__all__ = ["LAYOUTS", "LayoutError", "PairFiles", "list_pairs"]
+# public name -> submodule that defines it, imported on first access
+_LAZY = {
+    "SegmentationDataset": "fastpix.data.datasets",
+    "AlignedDataset": "fastpix.data.datasets",
+    "make_scene": "fastpix.data.synthetic",
+    "render_scene": "fastpix.data.synthetic",
+    "write_synthetic": "fastpix.data.writers",
+    "prepare_cityscapes": "fastpix.data.cityscapes",
+    "JitterConfig": "fastpix.data.transforms",
+    "pix2pix_jitter": "fastpix.data.transforms",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'fastpix.data' has no attribute {name!r}")
+
+
+__all__ = ["LAYOUTS", "LayoutError", "PairFiles", "list_pairs", *_LAZY]

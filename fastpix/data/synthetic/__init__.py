@@ -20,6 +20,7 @@ every size; ``supersample`` renders at a multiple of the size and averages the p
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -64,11 +65,9 @@ def _finish(photo: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return (np.clip(photo, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-def render(seed: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """Draw scene ``seed`` at exactly ``height``×``width`` pixels.
-
-    Returns (photo, labels): float32 H×W×3 in 0..1 before camera effects, uint8 H×W trainIds.
-    """
+def _render(seed: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Draw scene ``seed`` at exactly ``height``×``width`` pixels: float32 H×W×3 photo in
+    0..1 before camera effects, uint8 H×W trainIds."""
     layout_rng = np.random.default_rng([seed, 0])
     street = sample_street(layout_rng)
     things = populate(layout_rng, street)
@@ -97,6 +96,32 @@ def render(seed: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     return canvas.photo, canvas.label
 
 
+@dataclass(frozen=True)
+class Scene:
+    """A rendered scene: ``photo`` uint8 H×W×3, ``labels`` uint8 H×W trainIds, and
+    ``fine_labels`` uint8 (sH)×(sW), the trainIds of every supersample (s = supersample)."""
+
+    photo: np.ndarray
+    labels: np.ndarray
+    fine_labels: np.ndarray
+
+
+def render_scene(seed: int, height: int = 256, width: int = 256, supersample: int = 2) -> Scene:
+    """``make_scene`` with the supersampled labels too (for drawing masks that are resized
+    down from a finer original, as the pix2pix Cityscapes pairs are)."""
+    if height < 16 or width < 16:
+        raise ValueError(f"scene size must be at least 16×16, got {height}×{width}")
+    if supersample < 1:
+        raise ValueError(f"supersample must be >= 1, got {supersample}")
+    if seed < 0:
+        raise ValueError(f"seed must be non-negative, got {seed}")
+    photo, fine = _render(seed, height * supersample, width * supersample)
+    photo = _finish(box_downsample(photo, supersample), np.random.default_rng([seed, 2]))
+    centre = supersample // 2
+    labels = np.ascontiguousarray(fine[centre::supersample, centre::supersample])
+    return Scene(photo, labels, fine)
+
+
 def make_scene(
     seed: int, height: int = 256, width: int = 256, *, supersample: int = 2
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -112,16 +137,8 @@ def make_scene(
         (photo, labels): uint8 H×W×3 RGB and uint8 H×W Cityscapes trainIds (0..18; 255 for
         the ego-vehicle bonnet).
     """
-    if height < 16 or width < 16:
-        raise ValueError(f"scene size must be at least 16×16, got {height}×{width}")
-    if supersample < 1:
-        raise ValueError(f"supersample must be >= 1, got {supersample}")
-    if seed < 0:
-        raise ValueError(f"seed must be non-negative, got {seed}")
-    photo, labels = render(seed, height * supersample, width * supersample)
-    photo = box_downsample(photo, supersample)
-    labels = labels[supersample // 2 :: supersample, supersample // 2 :: supersample]
-    return _finish(photo, np.random.default_rng([seed, 2])), np.ascontiguousarray(labels)
+    scene = render_scene(seed, height, width, supersample)
+    return scene.photo, scene.labels
 
 
-__all__ = ["NUM_CLASSES", "make_scene", "render"]
+__all__ = ["NUM_CLASSES", "Scene", "make_scene", "render_scene"]
