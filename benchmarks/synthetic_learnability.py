@@ -54,8 +54,8 @@ def block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
 
 
 class TinyUNet(nn.Module):
-    """Encoder-decoder with skips that works at half resolution and upsamples its logits:
-    about 0.3 GMAC per 128×128 image at width 24."""
+    """Encoder-decoder with skips that works from half resolution down, then refines at full
+    resolution with the input image: about 0.4 GMAC per 128×128 image at width 24."""
 
     def __init__(self, classes: int, width: int = 24) -> None:
         super().__init__()
@@ -64,10 +64,13 @@ class TinyUNet(nn.Module):
             [block(3, w[0], 2)] + [block(w[i], w[i + 1], 2) for i in range(len(w) - 1)]
         )
         self.up = nn.ModuleList([block(w[i + 1] + w[i], w[i]) for i in reversed(range(len(w) - 1))])
-        self.head = nn.Conv2d(w[0], classes, 1)
+        self.refine = nn.Sequential(
+            nn.Conv2d(w[0] + 3, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU(inplace=True)
+        )
+        self.head = nn.Conv2d(16, classes, 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        skips = []
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        x, skips = image, []
         for layer in self.down:
             x = layer(x)
             skips.append(x)
@@ -76,7 +79,8 @@ class TinyUNet(nn.Module):
             skip = skips.pop()
             x = nn.functional.interpolate(x, size=skip.shape[-2:], mode="bilinear")
             x = layer(torch.cat([x, skip], 1))
-        return nn.functional.interpolate(self.head(x), scale_factor=2.0, mode="bilinear")
+        x = nn.functional.interpolate(x, size=image.shape[-2:], mode="bilinear")
+        return self.head(self.refine(torch.cat([x, image], 1)))
 
 
 def main() -> None:

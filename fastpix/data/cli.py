@@ -144,7 +144,7 @@ def run_prepare(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from fastpix.data.inspect import describe
+    from fastpix.data.summary import describe
 
     print(describe(args.root, args.layout, args.label_set, args.samples))
     return 0

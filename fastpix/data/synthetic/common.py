@@ -35,10 +35,10 @@ NUM_CLASSES = len(_TRAIN_ID)
 
 # Thin things are drawn at least this wide, as a fraction of the frame width, so that they
 # stay several pixels wide at 128×128 (a real 25 cm pole 20 m away would be one pixel).
-MIN_POLE = 0.03
-MIN_LIGHT = 0.04
-MIN_SIGN = 0.055
-MIN_TUBE = 0.008
+MIN_POLE = 0.035
+MIN_LIGHT = 0.045
+MIN_SIGN = 0.07
+MIN_TUBE = 0.012
 
 # Colour families (RGB, 0..1 albedo before lighting).
 CAR_COLORS = np.array(
@@ -69,6 +69,12 @@ CLOTHES = np.array(
         [0.55, 0.12, 0.12], [0.15, 0.35, 0.6], [0.6, 0.5, 0.3], [0.25, 0.4, 0.25],
         [0.8, 0.55, 0.2], [0.5, 0.2, 0.45],
     ],
+    np.float32,
+)  # fmt: skip
+# Riders wear bright sports or high-visibility jackets (and helmets).
+RIDER_CLOTHES = np.array(
+    [[0.95, 0.85, 0.1], [0.95, 0.45, 0.05], [0.1, 0.75, 0.85], [0.85, 0.1, 0.15],
+     [0.55, 0.85, 0.1], [0.95, 0.95, 0.95]],
     np.float32,
 )  # fmt: skip
 SKIN = np.array(

@@ -27,6 +27,7 @@ from fastpix.data.synthetic.common import (
     CAR_COLORS,
     CLOTHES,
     FACADE_COLORS,
+    RIDER_CLOTHES,
     SKIN,
     TRAM_COLORS,
     Light,
@@ -243,7 +244,7 @@ def sample_street(rng: np.random.Generator) -> Street:
         end_kind=str(rng.choice(["buildings", "trees", "open"], p=[0.5, 0.3, 0.2])),
         end_heights=rng.uniform(6, 25, 64).astype(np.float32),
         crossing=float(rng.uniform(10, 30)) if rng.random() < 0.45 else None,
-        rails=float(rng.choice(lane_centres)) if rng.random() < 0.3 else None,
+        rails=float(rng.choice(lane_centres)) if rng.random() < 0.35 else None,
         asphalt=(rng.uniform(0.3, 0.42) * rng.uniform(0.95, 1.05, 3)).astype(np.float32),
         paving=_pick(rng, PAVING) * rng.uniform(0.9, 1.08),
         tile=float(rng.uniform(0.3, 0.7)),
@@ -282,10 +283,10 @@ def populate(rng: np.random.Generator, street: Street) -> list:
         for _ in range(int(rng.integers(0, 4))):
             x = rng.uniform(road_l + 1, road_r - 1)
             things.append(_sample_person(rng, x, street.crossing + rng.uniform(0.5, 3.5)))
-    for _ in range(int(rng.choice([0, 1, 1, 2]))):
+    for _ in range(int(rng.choice([0, 1, 1, 2, 2]))):
         side = street.sides[int(rng.integers(0, 2))]
         x = side.kerb - side.sign * rng.uniform(0.8, 1.8)
-        things.append(_sample_bike(rng, x, rng.uniform(4, 16), rng.random() < 0.45, ridden=True))
+        things.append(_sample_bike(rng, x, rng.uniform(4, 13), rng.random() < 0.45, ridden=True))
     return things
 
 
@@ -442,12 +443,12 @@ def _people(rng: np.random.Generator, street: Street, side: Side) -> list:
     """Pedestrians and parked bicycles / motorcycles on one sidewalk."""
     things: list = []
     x0, x1 = side.sidewalk
-    for _ in range(int(rng.choice([0, 1, 2, 3, 4], p=[0.15, 0.25, 0.25, 0.2, 0.15]))):
-        z = 3.5 + 20 * rng.random() ** 1.4
+    for _ in range(int(rng.choice(6, p=[0.1, 0.2, 0.25, 0.2, 0.15, 0.1]))):
+        z = 3.0 + 15 * rng.random() ** 1.3
         things.append(_sample_person(rng, rng.uniform(x0 + 0.4, x1 - 0.4), z))
-    for _ in range(int(rng.choice([0, 0, 1, 2]))):
+    for _ in range(int(rng.choice([0, 1, 1, 2]))):
         x = side.kerb + side.sign * 0.9
-        things.append(_sample_bike(rng, x, rng.uniform(3, 16), rng.random() < 0.4, ridden=False))
+        things.append(_sample_bike(rng, x, rng.uniform(3, 12), rng.random() < 0.4, ridden=False))
     return things
 
 
@@ -474,8 +475,8 @@ def _sample_bike(rng: np.random.Generator, x: float, z: float, motor: bool, ridd
     if ridden:
         rider = _sample_person(rng, x, z)
         rider.height = rng.uniform(1.65, 1.9)
-        if motor or rng.random() < 0.5:
-            helmet = _pick(rng, HELMETS)
+        rider.top = _pick(rng, RIDER_CLOTHES)
+        helmet = _pick(rng, HELMETS)
     return Bike(
         x=x,
         z=z,

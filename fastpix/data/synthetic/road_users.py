@@ -141,7 +141,7 @@ class Bike:
 
     def _bicycle(self, u, v, tube):
         r = BIKE["radius"]
-        tyre = max(0.045, 1.6 * tube)
+        tyre = max(0.05, 1.8 * tube)
         mask = np.zeros(u.shape, bool)
         rgb = solid(u.shape, self.frame)
         alpha = np.ones(u.shape, np.float32)
@@ -151,12 +151,12 @@ class Bike:
             spokes = wrap(angle * 16 / (2 * np.pi), 1.0) < 0.2
             inner = disk & ~ring
             rgb[inner] = np.where(spokes[inner, None], 0.7, 0.15)
-            alpha[inner] = np.where(spokes[inner], 0.8, 0.45)
+            alpha[inner] = np.where(spokes[inner], 0.95, 0.7)
             rgb[ring] = 0.06
             rgb[disk & (d < 0.05)] = 0.6
             alpha[disk & (d < 0.05)] = 1.0
             mask |= disk
-        t = tube * 1.4
+        t = tube * 1.6
         for p, q in (
             ("seat", "crank"), ("crank", "head_low"), ("seat", "head"), ("seat", "rear"),
             ("crank", "rear"), ("head_low", "front"), ("head", "bar"), ("head", "head_low"),
