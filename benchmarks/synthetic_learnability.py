@@ -83,6 +83,19 @@ class TinyUNet(nn.Module):
         return self.head(self.refine(torch.cat([x, image], 1)))
 
 
+def confusions(cm: ConfusionMatrix, names, top: int = 2) -> str:
+    """Per class, the classes its pixels are most often mistaken for."""
+    matrix = cm.matrix[:, : cm.num_classes].double()
+    rows = matrix.sum(1, keepdim=True).clamp(min=1)
+    share = (matrix / rows).fill_diagonal_(0)
+    lines = []
+    for k, name in enumerate(names):
+        values, others = share[k].topk(top)
+        pairs = ", ".join(f"{names[o]} {v:.2f}" for v, o in zip(values.tolist(), others.tolist()))
+        lines.append(f"{name} → {pairs}")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--train", type=int, default=300)
@@ -138,6 +151,7 @@ def main() -> None:
         for i in range(0, args.test, 16):
             cm.update(net(test_x[i : i + 16]).argmax(1), test_y[i : i + 16])
     print(cm.table(label_set.names))
+    print(confusions(cm, label_set.names))
     scores = cm.compute()
     row = {
         "train_scenes": args.train,

@@ -22,10 +22,9 @@ from pathlib import Path
 from PIL import Image
 
 from fastpix.data.imageio import read_image, write_image
-from fastpix.data.layouts import CITYSCAPES_PHOTO_SUFFIX, LayoutError
+from fastpix.data.layouts import CITYSCAPES_COLOR_SUFFIX, CITYSCAPES_PHOTO_SUFFIX, LayoutError
 from fastpix.data.parallel import map_in_processes
 
-COLOR_SUFFIX = "_gtFine_color.png"
 PHASES = {"train": "train", "val": "test"}  # Cityscapes phase → pix2pix output folder
 
 
@@ -38,24 +37,32 @@ class _Job:
     original_resize: bool
 
 
+def _by_name(folder: Path, suffix: str) -> dict[str, Path]:
+    """``<city>/<name>`` → path for every ``folder/<city>/<name><suffix>``."""
+    return {
+        path.relative_to(folder).as_posix()[: -len(suffix)]: path
+        for path in folder.glob(f"*/*{suffix}")
+    }
+
+
 def _pairs(gtfine_dir: Path, leftimg_dir: Path, phase: str) -> list[tuple[Path, Path]]:
     """(photo, colour label) paths of ``phase`` in sorted order, matched by name."""
     photo_dir, label_dir = leftimg_dir / phase, gtfine_dir / phase
     for folder in (photo_dir, label_dir):
         if not folder.is_dir():
             raise LayoutError(f"{folder}: folder not found (expected <dir>/{phase}/<city>/...)")
-    photos = {p.relative_to(photo_dir).as_posix()[: -len(CITYSCAPES_PHOTO_SUFFIX)]: p
-              for p in photo_dir.glob(f"*/*{CITYSCAPES_PHOTO_SUFFIX}")}  # fmt: skip
-    labels = {p.relative_to(label_dir).as_posix()[: -len(COLOR_SUFFIX)]: p
-              for p in label_dir.glob(f"*/*{COLOR_SUFFIX}")}  # fmt: skip
+    photos = _by_name(photo_dir, CITYSCAPES_PHOTO_SUFFIX)
+    labels = _by_name(label_dir, CITYSCAPES_COLOR_SUFFIX)
     if not photos:
         raise LayoutError(f"{photo_dir}: no */*{CITYSCAPES_PHOTO_SUFFIX} files")
-    for key in sorted(photos.keys() - labels.keys()):
-        raise LayoutError(f"{label_dir / (key + COLOR_SUFFIX)}: label missing for {photos[key]}")
-    for key in sorted(labels.keys() - photos.keys()):
-        raise LayoutError(
-            f"{photo_dir / (key + CITYSCAPES_PHOTO_SUFFIX)}: photo missing for {labels[key]}"
-        )
+    no_label = sorted(photos.keys() - labels.keys())
+    if no_label:
+        expected = label_dir / (no_label[0] + CITYSCAPES_COLOR_SUFFIX)
+        raise LayoutError(f"{expected}: label missing for {photos[no_label[0]]}")
+    no_photo = sorted(labels.keys() - photos.keys())
+    if no_photo:
+        expected = photo_dir / (no_photo[0] + CITYSCAPES_PHOTO_SUFFIX)
+        raise LayoutError(f"{expected}: photo missing for {labels[no_photo[0]]}")
     return [(photos[key], labels[key]) for key in sorted(photos)]
 
 

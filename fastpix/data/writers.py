@@ -30,6 +30,7 @@ import numpy as np
 
 from fastpix.data.imageio import write_image, write_text
 from fastpix.data.layouts import (
+    CITYSCAPES_COLOR_SUFFIX,
     CITYSCAPES_LABEL_SUFFIX,
     CITYSCAPES_PHOTO_SUFFIX,
     LAYOUTS,
@@ -37,10 +38,8 @@ from fastpix.data.layouts import (
 )
 from fastpix.data.parallel import map_in_processes
 
-CITYSCAPES_COLOR_SUFFIX = "_gtFine_color.png"
 MANIFEST = "fastpix_synth.json"
 SPLITS = {"kaggle": ("train", "val"), "aligned": ("train", "val", "test")}
-CITYSCAPES_SPLITS = ("train", "val", "test")
 FIRST_INDEX = {"kaggle": 1, "aligned": 0}  # Kaggle files start at 1.jpg, pix2pix at 0.jpg
 CITIES = ("synth0", "synth1", "synth2")
 

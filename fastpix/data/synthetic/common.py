@@ -35,9 +35,9 @@ NUM_CLASSES = len(_TRAIN_ID)
 
 # Thin things are drawn at least this wide, as a fraction of the frame width, so that they
 # stay several pixels wide at 128×128 (a real 25 cm pole 20 m away would be one pixel).
-MIN_POLE = 0.035
-MIN_LIGHT = 0.045
-MIN_SIGN = 0.07
+MIN_POLE = 0.04
+MIN_LIGHT = 0.05
+MIN_SIGN = 0.08
 MIN_TUBE = 0.012
 
 # Colour families (RGB, 0..1 albedo before lighting).

@@ -3,6 +3,7 @@ the walls, fences and hedges along the street."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -105,24 +106,15 @@ class TrafficLight:
         if self.backplate:
             rim = (np.abs(u) > w / 2) | (v < 0) | (v > h)
             rgb[rim] = np.array([0.85, 0.85, 0.82], np.float32)
-        for k in range(3):
+        rgb *= light.on(TOWARDS_CAMERA)
+        for k in range(3):  # lamps glow by themselves: no lighting on them
             cv = h * (5 - 2 * k) / 6
             lamp = ellipse(u, v, 0.0, cv, 0.33 * w, 0.33 * w)
-            on = k == self.lit
-            color = LAMP_COLORS[k] * (1.0 if on else 0.18)
-            rgb[lamp] = color
-            if on:
-                core = ellipse(u, v, 0.0, cv, 0.16 * w, 0.16 * w)
-                rgb[core] = 0.6 + 0.4 * LAMP_COLORS[k]
-        mask = face.inside
-        lit = np.ones_like(u)[..., None] * light.on(TOWARDS_CAMERA)
-        canvas.paint(
-            face.window,
-            mask,
-            self.z - 0.05,
-            TRAFFIC_LIGHT,
-            np.minimum(rgb * np.maximum(lit, 0.9), 1.2),
-        )
+            rgb[lamp] = LAMP_COLORS[k] * (1.0 if k == self.lit else 0.18)
+            if k == self.lit:
+                rgb[ellipse(u, v, 0.0, cv, 0.16 * w, 0.16 * w)] = 0.6 + 0.4 * LAMP_COLORS[k]
+        # Signal heads and signs hang just in front of their pole.
+        canvas.paint(face.window, face.inside, self.z - 0.05, TRAFFIC_LIGHT, rgb)
 
 
 @dataclass
@@ -205,11 +197,21 @@ class Tree:
         # and how high up in it (the top of each blob catches more light).
         depth_in = np.full(u.shape, -1.0, np.float32)
         height_in = np.zeros(u.shape, np.float32)
+        cam, win = canvas.camera, face.window
         for cu, cv, ru, rv in self.blobs:
-            d = 1.0 - ((u - cu) / ru) ** 2 - ((v - cv) / rv) ** 2
-            closer = d > depth_in
-            depth_in = np.where(closer, d, depth_in)
-            height_in = np.where(closer, np.clip(0.5 + (v - cv) / (2 * rv), 0, 1), height_in)
+            # Only pixels near the blob's bounding box can be in it (the lumpy outline
+            # reaches up to d = -0.25, i.e. 1.12 radii).
+            x0 = max(0, math.floor(cam.column(self.x + cu - 1.15 * ru, self.z)) - win.x0)
+            x1 = max(0, math.ceil(cam.column(self.x + cu + 1.15 * ru, self.z)) + 1 - win.x0)
+            y0 = max(0, math.floor(cam.row(cv + 1.15 * rv, self.z)) - win.y0)
+            y1 = max(0, math.ceil(cam.row(cv - 1.15 * rv, self.z)) + 1 - win.y0)
+            box = (slice(y0, y1), slice(x0, x1))
+            bu, bv = u[box], v[box]
+            d = 1.0 - ((bu - cu) / ru) ** 2 - ((bv - cv) / rv) ** 2
+            closer = d > depth_in[box]
+            depth_in[box] = np.where(closer, d, depth_in[box])
+            up = np.clip(0.5 + (bv - cv) / (2 * rv), 0, 1)
+            height_in[box] = np.where(closer, up, height_in[box])
         crown = depth_in + 0.5 * (canvas.mid[region] - 0.5) > 0  # lumpy outline
         w = min_width(canvas, 0.3, self.z, MIN_POLE)
         trunk = (np.abs(u) < w / 2) & (v < self.trunk + 0.5)

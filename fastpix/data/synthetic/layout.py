@@ -178,8 +178,7 @@ def sample_row(
     )
 
 
-def _sample_side(rng: np.random.Generator, sign: int, kerb: float) -> Side:
-    kind = str(rng.choice(["plain", "garden", "park"], p=[0.4, 0.35, 0.25]))
+def _sample_side(rng: np.random.Generator, sign: int, kerb: float, kind: str) -> Side:
     x = kerb
 
     def strip(width: float) -> tuple[float, float]:
@@ -188,11 +187,15 @@ def _sample_side(rng: np.random.Generator, sign: int, kerb: float) -> Side:
         x += sign * width
         return x0, x1
 
-    lawn = strip(rng.uniform(1.2, 3.0)) if rng.random() < 0.4 else None
-    sidewalk = strip(rng.uniform(2.5, 5.0))
+    if kind == "plain":
+        lawn = strip(rng.uniform(1.2, 3.0)) if rng.random() < 0.5 else None
+        sidewalk = strip(rng.uniform(2.5, 5.0))
+    else:  # narrower, so that the barrier line is close to the road
+        lawn = strip(rng.uniform(1.0, 2.0)) if rng.random() < 0.15 else None
+        sidewalk = strip(rng.uniform(1.8, 3.2))
     boundary = yard = None
     if kind != "plain":
-        boundary = x
+        boundary = x if kind == "garden" or rng.random() < 0.6 else None  # parks may be open
         yard = strip(rng.uniform(2.0, 6.0) if kind == "garden" else rng.uniform(6.0, 15.0))
     return Side(sign, kind, kerb, lawn, sidewalk, yard, boundary)
 
@@ -206,12 +209,13 @@ def sample_street(rng: np.random.Generator) -> Street:
     first = -(own + 0.5) * lane_width + rng.uniform(-0.4, 0.4)
     lane_centres = first + lane_width * (np.arange(n_lanes) + 0.5)
     lanes = first + lane_width * np.arange(1, n_lanes)
-    parking = (bool(rng.random() < 0.35), bool(rng.random() < 0.35))
+    kinds = [str(k) for k in rng.choice(["plain", "garden", "park"], 2, p=[0.35, 0.4, 0.25])]
+    parking = tuple(bool(rng.random() < (0.35 if k == "plain" else 0.15)) for k in kinds)
     road = (
         first - PARKING_WIDTH * parking[0],
         first + n_lanes * lane_width + PARKING_WIDTH * parking[1],
     )
-    sides = (_sample_side(rng, -1, road[0]), _sample_side(rng, 1, road[1]))
+    sides = (_sample_side(rng, -1, road[0], kinds[0]), _sample_side(rng, 1, road[1], kinds[1]))
     z_end = float(rng.uniform(70, 220))
     front, back = [], []
     for side in sides:
@@ -244,7 +248,7 @@ def sample_street(rng: np.random.Generator) -> Street:
         end_kind=str(rng.choice(["buildings", "trees", "open"], p=[0.5, 0.3, 0.2])),
         end_heights=rng.uniform(6, 25, 64).astype(np.float32),
         crossing=float(rng.uniform(10, 30)) if rng.random() < 0.45 else None,
-        rails=float(rng.choice(lane_centres)) if rng.random() < 0.35 else None,
+        rails=float(rng.choice(lane_centres)) if rng.random() < 0.5 else None,
         asphalt=(rng.uniform(0.3, 0.42) * rng.uniform(0.95, 1.05, 3)).astype(np.float32),
         paving=_pick(rng, PAVING) * rng.uniform(0.9, 1.08),
         tile=float(rng.uniform(0.3, 0.7)),
@@ -286,7 +290,7 @@ def populate(rng: np.random.Generator, street: Street) -> list:
     for _ in range(int(rng.choice([0, 1, 1, 2, 2]))):
         side = street.sides[int(rng.integers(0, 2))]
         x = side.kerb - side.sign * rng.uniform(0.8, 1.8)
-        things.append(_sample_bike(rng, x, rng.uniform(4, 13), rng.random() < 0.45, ridden=True))
+        things.append(_sample_bike(rng, x, rng.uniform(3.5, 9), rng.random() < 0.45, ridden=True))
     return things
 
 
@@ -299,7 +303,7 @@ def _traffic(rng: np.random.Generator, street: Street) -> list:
         z = (8.0 if own else 3.0) + rng.uniform(0, 12)
         while z < min(street.z_end, 75):
             r = rng.random()
-            if on_rails and r < 0.6:
+            if on_rails and r < 0.7:
                 kind = "tram"
             else:
                 kind = "car" if r < 0.7 else "truck" if r < 0.85 else "bus"
@@ -398,7 +402,7 @@ def _barrier_line(rng: np.random.Generator, x: float, sign: int, z0: float, z1: 
     z = z0 + rng.uniform(0, 3)
     while z < z1:
         end = min(z + rng.uniform(8, 30), z1)
-        kind = str(rng.choice(["wall", "fence", "hedge"], p=[0.4, 0.4, 0.2]))
+        kind = str(rng.choice(["wall", "fence", "hedge"], p=[0.45, 0.45, 0.1]))
         things.append(_sample_barrier(rng, kind, x, sign, z, end))
         z = end + rng.uniform(0.0, 4.0)
     return things
@@ -408,11 +412,11 @@ def _sample_barrier(rng, kind: str, x: float, sign: int, z0: float, z1: float) -
     if kind == "wall":
         style = int(rng.integers(0, 2))
         color = [[0.62, 0.6, 0.56], [0.55, 0.5, 0.44], [0.75, 0.72, 0.66]][rng.integers(0, 3)]
-        height = rng.uniform(0.9, 2.4)
+        height = rng.uniform(1.0, 2.8)
     elif kind == "fence":
         style = int(rng.integers(0, 3))
         color = [[0.45, 0.32, 0.2], [0.12, 0.14, 0.13], [0.5, 0.52, 0.5]][style]
-        height = rng.uniform(1.0, 2.0)
+        height = rng.uniform(1.2, 2.2)
     else:
         style = 0
         color = np.array([0.14, 0.27, 0.09]) * rng.uniform(0.8, 1.2, 3)
@@ -444,11 +448,11 @@ def _people(rng: np.random.Generator, street: Street, side: Side) -> list:
     things: list = []
     x0, x1 = side.sidewalk
     for _ in range(int(rng.choice(6, p=[0.1, 0.2, 0.25, 0.2, 0.15, 0.1]))):
-        z = 3.0 + 15 * rng.random() ** 1.3
+        z = 2.5 + 10 * rng.random() ** 1.2
         things.append(_sample_person(rng, rng.uniform(x0 + 0.4, x1 - 0.4), z))
     for _ in range(int(rng.choice([0, 1, 1, 2]))):
         x = side.kerb + side.sign * 0.9
-        things.append(_sample_bike(rng, x, rng.uniform(3, 12), rng.random() < 0.4, ridden=False))
+        things.append(_sample_bike(rng, x, rng.uniform(3, 9), rng.random() < 0.4, ridden=False))
     return things
 
 
@@ -465,7 +469,7 @@ def _sample_person(rng: np.random.Generator, x: float, z: float) -> Person:
         top=_pick(rng, CLOTHES) * rng.uniform(0.85, 1.15),
         legs=_pick(rng, CLOTHES[:4]) * rng.uniform(0.85, 1.15),
         skirt=bool(rng.random() < 0.15),
-        squash=rng.uniform(0.85, 1.1),
+        squash=rng.uniform(0.95, 1.25),
     )
 
 

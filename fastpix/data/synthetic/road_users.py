@@ -277,8 +277,7 @@ class Vehicle:
                     if self.front:
                         s = (z1 - z0) - s
                     mask, rgb = self._side(s, face.b, z1 - z0, height, part, canvas, face)
-                    n = (1.0 if side_x > 0 else -1.0, 0.0, 0.0)
-                    n = (-n[0], 0.0, 0.0)
+                    n = (-1.0 if side_x > 0 else 1.0, 0.0, 0.0)  # facing the street centre
                     canvas.paint(
                         face.window, mask & face.inside, face.depth, self.label, rgb * light.on(n)
                     )
@@ -342,7 +341,7 @@ class Vehicle:
                 lo = 1.7 if part == "cab" else 0.95
                 wind = (v > lo) & (v < height - 0.45) & (c < w / 2 - 0.12)
                 rgb[wind] = self._glass(v, height)[wind]
-                if self.kind != "truck":
+                if self.kind != "truck":  # destination display
                     sign = (v > height - 0.4) & (v < height - 0.12) & (c < w / 2 - 0.3)
                     rgb[sign] = [0.05, 0.05, 0.05]
                     rgb[sign & (wrap(u * 7, 1.0) < 0.5)] = [1.0, 0.6, 0.1]
@@ -350,10 +349,8 @@ class Vehicle:
                 wind = (v > height - 1.1) & (v < height - 0.35) & (c < w / 2 - 0.2)
                 rgb[wind] = self._glass(v, height)[wind]
                 rgb[(v > 0.6) & (v < 1.3) & (c < w / 2 - 0.4) & (wrap(v * 12, 1.0) < 0.5)] *= 0.5
-            if self.kind == "tram":
-                rgb[v > height * 0.42] = np.where(
-                    (rgb[v > height * 0.42].sum(-1) < 0.8)[:, None], rgb[v > height * 0.42], 0.88
-                )
+            if self.kind == "tram":  # white upper body, rounded roof corners
+                rgb[(v > height * 0.42) & ~wind] = 0.88
                 mask &= ~((v > height - 0.35) & (c > w / 2 - (v - height + 0.35) * 1.2))
             lamps = (v > 0.45) & (v < 0.75) & (c > w / 2 - 0.35)
             rgb[lamps] = [1.0, 0.95, 0.8] if self.front else [0.75, 0.06, 0.05]
