@@ -1,15 +1,19 @@
 """Which implementation runs an op: a small registry, data rather than if-chains.
 
 Every op has a ``torch`` implementation (the reference, runs anywhere) and may have a
-``triton`` one (CUDA tensors). ``FASTPIX_IMPL=torch`` or ``FASTPIX_IMPL=triton`` forces one;
-forcing ``triton`` on CPU tensors needs ``TRITON_INTERPRET=1``. Without a forced choice,
-Triton runs on CUDA tensors when it imports, and the reference runs otherwise.
+``triton`` one (the kernels of ``fastpix.kernels``, for CUDA tensors). ``FASTPIX_IMPL=torch`` or
+``FASTPIX_IMPL=triton`` forces one; forcing ``triton`` on CPU tensors needs
+``TRITON_INTERPRET=1`` (Triton's interpreter, set before the kernels are first imported).
+Without a forced choice, Triton runs on CUDA tensors when it imports (a warning says so, once,
+when it does not) and the reference runs otherwise. ONNX export always traces the reference, so
+exported graphs are standard ONNX. ``torch.compile`` makes the choice when it traces.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import warnings
 from typing import Callable
 
 import torch
@@ -18,14 +22,26 @@ import torch
 _REGISTRY: dict[str, dict[str, str]] = {
     "palette_to_class": {
         "torch": "fastpix.palette:palette_to_class_reference",
+        "triton": "fastpix.kernels.palette:palette_to_class",
     },
     "class_to_color": {
         "torch": "fastpix.palette:class_to_color_reference",
+        "triton": "fastpix.kernels.palette:class_to_color",
+    },
+    "norm_act": {
+        "torch": "fastpix.nn.norm_act:norm_act_reference",
+        "triton": "fastpix.nn.norm_act:norm_act_fused",
+    },
+    "spade_norm_act": {
+        "torch": "fastpix.nn.spade_norm:spade_norm_act_reference",
+        "triton": "fastpix.nn.spade_norm:spade_norm_act_fused",
     },
 }
 
 IMPL_ENV = "FASTPIX_IMPL"
 _resolved: dict[tuple[str, str], Callable] = {}
+_triton_status: list[str | None] = []  # [error message or None] once checked
+_warned_no_triton: list[bool] = []
 
 
 def register(op: str, impl: str, target: str) -> None:
@@ -41,11 +57,37 @@ def _load(op: str, impl: str) -> Callable:
     return _resolved[key]
 
 
+def triton_error() -> str | None:
+    """Why the Triton kernels cannot run here (None when ``fastpix.kernels`` imports)."""
+    if not _triton_status:
+        try:
+            importlib.import_module("fastpix.kernels")
+            _triton_status.append(None)
+        except Exception as exc:  # a broken install can raise more than ImportError
+            _triton_status.append(f"{type(exc).__name__}: {exc}")
+    return _triton_status[0]
+
+
 def forced_impl() -> str | None:
     forced = os.environ.get(IMPL_ENV, "").strip().lower() or None
     if forced not in (None, "torch", "triton"):
         raise ValueError(f"{IMPL_ENV}={forced!r}: expected 'torch' or 'triton'")
     return forced
+
+
+def _forced(op: str, impl: str, tensor: torch.Tensor) -> Callable:
+    if impl not in _REGISTRY[op]:
+        raise RuntimeError(f"{IMPL_ENV}={impl} but {op} has no {impl} implementation")
+    if impl == "triton":
+        error = triton_error()
+        if error is not None:
+            raise RuntimeError(f"{IMPL_ENV}=triton but Triton is not usable: {error}")
+        if not tensor.is_cuda and os.environ.get("TRITON_INTERPRET") != "1":
+            raise RuntimeError(
+                f"{IMPL_ENV}=triton on a {tensor.device.type} tensor needs TRITON_INTERPRET=1 "
+                "(Triton's CPU interpreter)"
+            )
+    return _load(op, impl)
 
 
 def implementation(op: str, tensor: torch.Tensor) -> Callable:
@@ -56,12 +98,17 @@ def implementation(op: str, tensor: torch.Tensor) -> Callable:
         return _load(op, "torch")
     forced = forced_impl()
     if forced is not None:
-        if forced not in impls:
-            raise RuntimeError(f"{IMPL_ENV}={forced} but {op} has no {forced} implementation")
-        return _load(op, forced)
+        return _forced(op, forced, tensor)
     if tensor.is_cuda and "triton" in impls and not torch.jit.is_scripting():
-        try:
+        error = triton_error()
+        if error is None:
             return _load(op, "triton")
-        except ImportError:
-            pass
+        if not _warned_no_triton:
+            _warned_no_triton.append(True)
+            warnings.warn(
+                f"fastpix: Triton is not usable ({error}); CUDA tensors run the slower torch "
+                "reference implementations",
+                RuntimeWarning,
+                stacklevel=3,
+            )
     return _load(op, "torch")
