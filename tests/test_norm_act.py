@@ -143,9 +143,13 @@ def test_fused_and_split_plans(kernel_device, monkeypatch, kind, shape, split):
 def test_zero_variance_channels(kernel_device, kind):
     fused, reference = make_models(kind, 4, activation="relu")
     x = torch.randn(3, 4, 5, 6)
-    x[:, 1] = 7.5  # constant channel: x̂ = 0, output = bias
-    x[1, 2] = -2.0  # constant plane only (instance norm)
+    x[:, 1] = 0.0  # constant channel: x̂ = 0, output = act(bias)
+    x[1, 2] = 0.0  # constant plane only (instance norm)
     run_and_compare(fused, reference, x, kernel_device)
+    # Any constant: x̂ is exactly 0 (torch's CPU mean can be an ulp off, so no torch here).
+    x = torch.full((2, 4, 3, 5), -7.3, device=kernel_device)
+    expected = torch.relu(fused.bias).view(1, 4, 1, 1).expand_as(x)
+    torch.testing.assert_close(fused(x), expected, atol=0, rtol=0)
 
 
 @pytest.mark.parametrize("kind", ["instance", "batch"])
