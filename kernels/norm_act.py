@@ -550,7 +550,7 @@ def split_statistics(
     _norm_stats_kernel[p.grid](
         x, parts[0], parts[1], parts[2], n, c, hw, stride_n, stride_c, stride_hw,
         p.n_per_block, p.hw_per_block,
-        BLOCK_C=p.block_c, BLOCK_HW=p.block_hw, num_warps=p.num_warps,
+        BLOCK_C=p.block_c, BLOCK_HW=p.block_hw, num_warps=p.num_warps, enable_fp_fusion=True,
     )  # fmt: skip
     groups = n if per_instance else 1
     mean = torch.empty(groups, c, device=x.device, dtype=torch.float32)
@@ -558,7 +558,7 @@ def split_statistics(
     block_c = min(triton.next_power_of_2(c), 128)
     _welford_merge_kernel[(triton.cdiv(c, block_c), groups)](
         parts[0], parts[1], parts[2], mean, var, c, p.num_blocks_nhw // groups,
-        BLOCK_C=block_c, BLOCK_P=_MERGE_BLOCK_P, num_warps=4,
+        BLOCK_C=block_c, BLOCK_P=_MERGE_BLOCK_P, num_warps=4, enable_fp_fusion=True,
     )  # fmt: skip
     return mean, var
 
@@ -618,7 +618,7 @@ def norm_act_forward(
         HAS_BIAS=bias is not None,
         ACTIVATION=ACTIVATION_CODES[activation],
         DROPOUT=dropout > 0.0,
-        BLOCK_C=p.block_c, BLOCK_HW=p.block_hw, num_warps=p.num_warps,
+        BLOCK_C=p.block_c, BLOCK_HW=p.block_hw, num_warps=p.num_warps, enable_fp_fusion=True,
     )  # fmt: skip
     if not batch_stats:  # nothing to return; two distinct empty tensors (ops never alias)
         mean, var = x.new_empty(0, dtype=torch.float32), x.new_empty(0, dtype=torch.float32)
@@ -683,7 +683,7 @@ def norm_act_backward(
             HAS_BIAS=bias is not None,
             ACTIVATION=ACTIVATION_CODES[activation],
             DROPOUT=dropout > 0.0,
-            BLOCK_C=p.block_c, BLOCK_HW=p.block_hw, num_warps=p.num_warps,
+            BLOCK_C=p.block_c, BLOCK_HW=p.block_hw, num_warps=p.num_warps, enable_fp_fusion=True,
         )  # fmt: skip
 
     if batch_stats and not p.fused:

@@ -268,7 +268,7 @@ def spade_norm_act_forward(
         p.n_per_block, p.hw_per_block, eps, negative_slope,
         COMPUTE_STATS=batch_stats and p.fused,
         ACTIVATION=ACTIVATION_CODES[activation],
-        BLOCK_C=p.block_c, BLOCK_HW=p.block_hw, num_warps=p.num_warps,
+        BLOCK_C=p.block_c, BLOCK_HW=p.block_hw, num_warps=p.num_warps, enable_fp_fusion=True,
     )  # fmt: skip
     if not batch_stats:  # nothing to return; two distinct empty tensors (ops never alias)
         mean, var = x.new_empty(0, dtype=torch.float32), x.new_empty(0, dtype=torch.float32)
@@ -310,7 +310,7 @@ def spade_norm_act_backward(
             eps, negative_slope,
             BATCH_STATS=batch_stats, COMPUTE_SUMS=compute_sums, WRITE_DX=write_dx,
             ACTIVATION=ACTIVATION_CODES[activation],
-            BLOCK_C=p.block_c, BLOCK_HW=p.block_hw, num_warps=p.num_warps,
+            BLOCK_C=p.block_c, BLOCK_HW=p.block_hw, num_warps=p.num_warps, enable_fp_fusion=True,
         )  # fmt: skip
 
     if batch_stats and not p.fused:
