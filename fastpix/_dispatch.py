@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 import warnings
 from typing import Callable
 
@@ -39,9 +40,13 @@ _REGISTRY: dict[str, dict[str, str]] = {
 }
 
 IMPL_ENV = "FASTPIX_IMPL"
-_resolved: dict[tuple[str, str], Callable] = {}
 _triton_status: list[str | None] = []  # [error message or None] once checked
 _warned_no_triton: list[bool] = []
+
+# torch.compile runs these at trace time and keeps their results as constants: they import
+# modules and read the environment, which dynamo cannot trace, and they answer the same
+# within a process (FASTPIX_IMPL is read when a model is traced).
+_constant_result = getattr(torch.compiler, "assume_constant_result", lambda fn: fn)
 
 
 def register(op: str, impl: str, target: str) -> None:
@@ -49,14 +54,7 @@ def register(op: str, impl: str, target: str) -> None:
     _REGISTRY.setdefault(op, {})[impl] = target
 
 
-def _load(op: str, impl: str) -> Callable:
-    key = (op, impl)
-    if key not in _resolved:
-        module, name = _REGISTRY[op][impl].split(":")
-        _resolved[key] = getattr(importlib.import_module(module), name)
-    return _resolved[key]
-
-
+@_constant_result
 def triton_error() -> str | None:
     """Why the Triton kernels cannot run here (None when ``fastpix.kernels`` imports)."""
     if not _triton_status:
@@ -75,40 +73,51 @@ def forced_impl() -> str | None:
     return forced
 
 
-def _forced(op: str, impl: str, tensor: torch.Tensor) -> Callable:
+def _check_forced(op: str, impl: str, device_type: str) -> None:
     if impl not in _REGISTRY[op]:
         raise RuntimeError(f"{IMPL_ENV}={impl} but {op} has no {impl} implementation")
     if impl == "triton":
         error = triton_error()
         if error is not None:
             raise RuntimeError(f"{IMPL_ENV}=triton but Triton is not usable: {error}")
-        if not tensor.is_cuda and os.environ.get("TRITON_INTERPRET") != "1":
+        if device_type != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
             raise RuntimeError(
-                f"{IMPL_ENV}=triton on a {tensor.device.type} tensor needs TRITON_INTERPRET=1 "
+                f"{IMPL_ENV}=triton on a {device_type} tensor needs TRITON_INTERPRET=1 "
                 "(Triton's CPU interpreter)"
             )
-    return _load(op, impl)
+
+
+@_constant_result
+def choose(op: str, device_type: str) -> str:
+    """The name of the implementation that runs ``op`` on tensors of ``device_type``; its
+    module is imported."""
+    impls = _REGISTRY[op]
+    if torch.onnx.is_in_onnx_export():
+        impl = "torch"  # exported graphs must be standard ONNX: always trace the reference
+    elif forced_impl() is not None:
+        impl = forced_impl()
+        _check_forced(op, impl, device_type)
+    elif device_type == "cuda" and "triton" in impls and triton_error() is None:
+        impl = "triton"
+    else:
+        impl = "torch"
+        if device_type == "cuda" and "triton" in impls and not _warned_no_triton:
+            _warned_no_triton.append(True)
+            warnings.warn(
+                f"fastpix: Triton is not usable ({triton_error()}); CUDA tensors run the "
+                "slower torch reference implementations",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+    importlib.import_module(impls[impl].split(":")[0])
+    return impl
 
 
 def implementation(op: str, tensor: torch.Tensor) -> Callable:
     """The function that runs ``op`` on ``tensor``."""
-    impls = _REGISTRY[op]
-    if torch.onnx.is_in_onnx_export():
-        # Exported graphs must be standard ONNX: always trace the reference.
-        return _load(op, "torch")
-    forced = forced_impl()
-    if forced is not None:
-        return _forced(op, forced, tensor)
-    if tensor.is_cuda and "triton" in impls and not torch.jit.is_scripting():
-        error = triton_error()
-        if error is None:
-            return _load(op, "triton")
-        if not _warned_no_triton:
-            _warned_no_triton.append(True)
-            warnings.warn(
-                f"fastpix: Triton is not usable ({error}); CUDA tensors run the slower torch "
-                "reference implementations",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-    return _load(op, "torch")
+    if torch.jit.is_scripting():
+        impl = "torch"
+    else:
+        impl = choose(op, tensor.device.type)
+    module, name = _REGISTRY[op][impl].split(":")
+    return getattr(sys.modules[module], name)  # imported by choose; traceable by dynamo
