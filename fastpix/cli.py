@@ -16,6 +16,7 @@ from fastpix._version import __version__
 # Subcommand modules, in the order `fastpix --help` lists them.
 COMMANDS: list[str] = [
     "fastpix.data.cli",
+    "fastpix.bench.cli",
 ]
 
 

@@ -6,7 +6,9 @@ import argparse
 import importlib
 
 # target name -> "module:function"; each function takes the parsed args and returns rows.
-TARGETS: dict[str, str] = {}
+TARGETS: dict[str, str] = {
+    "kernels": "fastpix.bench.kernels:run",
+}
 
 
 def add_parser(subparsers) -> None:
