@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Callable, TypeVar
 
 import torch
 import triton
@@ -49,6 +50,8 @@ _MIN_TILES_PER_CHUNK = 2  # a split block loops over at least this many tiles
 _PROGRAMS_PER_SM = 8  # enough resident programs per SM to keep memory requests in flight
 _CPU_TARGET_PROGRAMS = 8  # the interpreter (CPU tensors): small, so tests reach both plans
 _MERGE_BLOCK_P = 16  # partial statistics merged per iteration
+_MAX_GRID_Y = 65535  # CUDA's limit on the second grid dimension
+_T = TypeVar("_T")
 
 
 # ----------------------------------------------------------------------------- device helpers
@@ -441,6 +444,20 @@ def _norm_act_bwd_kernel(
 # ----------------------------------------------------------------------------- host functions
 
 
+def on_input_device(host_fn: Callable[..., _T]) -> Callable[..., _T]:
+    """Run ``host_fn`` with the current CUDA device set to its first argument's: Triton
+    launches on the current device, whatever device the tensors are on."""
+
+    @functools.wraps(host_fn)
+    def run(x: torch.Tensor, *args, **kwargs) -> _T:
+        if not x.is_cuda:
+            return host_fn(x, *args, **kwargs)
+        with torch.cuda.device(x.device):
+            return host_fn(x, *args, **kwargs)
+
+    return run
+
+
 def memory_format(x: torch.Tensor) -> torch.memory_format:
     """The layout the kernels run ``x`` in: channels_last when ``x`` is channels_last-dense
     (and not also NCHW-dense), NCHW-contiguous otherwise (other strides are copied first)."""
@@ -501,6 +518,8 @@ def plan(
 ) -> Plan:
     """Tile sizes and grid for the N×C×HW view ``dims`` (from ``nc_hw_view``)."""
     n, c, hw, _, stride_c, _ = dims
+    if n > _MAX_GRID_Y:
+        raise ValueError(f"a batch of {n} samples: the kernels take at most {_MAX_GRID_Y}")
     channels_last = stride_c == 1 and c > 1
     target = target_programs(device)
     c_pow, hw_pow = triton.next_power_of_2(c), triton.next_power_of_2(hw)
@@ -567,6 +586,7 @@ def _dropout_args(dropout: float) -> tuple[float, float]:
     return float(dropout), (1.0 / (1.0 - dropout) if dropout < 1.0 else 0.0)
 
 
+@on_input_device
 def norm_act_forward(
     x: torch.Tensor,
     weight: torch.Tensor | None,
@@ -630,6 +650,7 @@ def _sum_rows(t: torch.Tensor) -> torch.Tensor:
     return t[0] if t.shape[0] == 1 else t.sum(0)
 
 
+@on_input_device
 def norm_act_backward(
     grad_y: torch.Tensor,
     x: torch.Tensor,

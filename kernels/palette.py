@@ -26,6 +26,7 @@ from collections.abc import Sequence
 import torch
 import triton
 import triton.language as tl
+from fastpix.kernels.norm_act import on_input_device
 
 from fastpix.palette import IGNORE_INDEX, check_image, check_palette, color_table
 
@@ -125,6 +126,7 @@ def _row_grid(rows: int, width: int) -> tuple[tuple[int, int], int, int]:
     return (rows, triton.cdiv(width, block_w)), block_w, max(1, min(4, block_w // 128))
 
 
+@on_input_device
 def palette_to_class(
     image: torch.Tensor,
     palette: torch.Tensor,
@@ -162,6 +164,7 @@ def palette_to_class(
     return out if batched else out[0]
 
 
+@on_input_device
 def class_to_color(
     classes: torch.Tensor,
     palette: torch.Tensor,

@@ -29,6 +29,7 @@ from fastpix.kernels.norm_act import (
     _block_welford,
     memory_format,
     nc_hw_view,
+    on_input_device,
     plan,
     split_statistics,
 )
@@ -230,6 +231,7 @@ def _like_input(x: torch.Tensor, t: torch.Tensor, name: str) -> torch.Tensor:
     return t.contiguous(memory_format=memory_format(x))
 
 
+@on_input_device
 def spade_norm_act_forward(
     x: torch.Tensor,
     gamma: torch.Tensor,
@@ -275,6 +277,7 @@ def spade_norm_act_forward(
     return y, mean, var
 
 
+@on_input_device
 def spade_norm_act_backward(
     grad_y: torch.Tensor,
     x: torch.Tensor,

@@ -246,9 +246,9 @@ def test_dropout_follows_torch_seed_and_mode(kernel_device):
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("kind", ["instance", "batch"])
 def test_reference_gradcheck_float64(kind, activation):
-    x = torch.randn(2, 3, 3, 4, dtype=torch.float64, requires_grad=True)
-    weight = torch.randn(3, dtype=torch.float64, requires_grad=True)
-    bias = torch.randn(3, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(2, 2, 3, 3, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(2, dtype=torch.float64, requires_grad=True)
+    bias = torch.randn(2, dtype=torch.float64, requires_grad=True)
 
     def fn(x, weight, bias):
         return norm_act_reference(

@@ -335,7 +335,8 @@ def norm_act(
         "running_var": running_var,
     }
     _check_args(x, kind, tensors, use_batch_stats, activation, dropout)
-    impl = implementation("norm_act", x) if x.dtype in KERNEL_DTYPES else norm_act_reference
+    use_kernels = x.dtype in KERNEL_DTYPES and x.numel() > 0
+    impl = implementation("norm_act", x) if use_kernels else norm_act_reference
     return impl(
         x, kind, weight, bias, running_mean, running_var, use_batch_stats, momentum, eps,
         activation, negative_slope, dropout, training,

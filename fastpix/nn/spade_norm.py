@@ -229,9 +229,8 @@ def spade_norm_act(
     check_activation(activation)
     if not use_batch_stats and (running_mean is None or running_var is None):
         raise ValueError("running_mean and running_var are needed when not using batch statistics")
-    use_kernels = (
-        x.dtype in KERNEL_DTYPES and gamma.is_floating_point() and beta.is_floating_point()
-    )
+    use_kernels = x.dtype in KERNEL_DTYPES and x.numel() > 0
+    use_kernels = use_kernels and gamma.is_floating_point() and beta.is_floating_point()
     impl = implementation("spade_norm_act", x) if use_kernels else spade_norm_act_reference
     return impl(
         x, gamma, beta, kind, running_mean, running_var, use_batch_stats, momentum, eps,
