@@ -186,6 +186,38 @@ def _block_welford(
     return _welford_reduce(count, mean, m2, 1)
 
 
+@triton.jit
+def _store_statistics(
+    mean_ptr,  # G×C fp32 group means
+    var_ptr,  # G×C fp32 group biased variances
+    running_mean_ptr,  # C running mean (updated when UPDATE_RUNNING)
+    running_var_ptr,  # C running variance (updated when UPDATE_RUNNING)
+    stats,  # BLOCK_C offsets of the groups in mean_ptr / var_ptr
+    c_offs,  # BLOCK_C channel indices
+    c_mask,
+    mean,  # BLOCK_C
+    var,  # BLOCK_C
+    momentum,
+    unbias,  # M / (M - 1): biased to unbiased variance
+    UPDATE_RUNNING: tl.constexpr,  # per-channel statistics and running buffers to update
+):
+    """Store group statistics; with UPDATE_RUNNING also blend them into the running ones as
+    torch does: running = (1 - momentum)·running + momentum·batch, the variance unbiased."""
+    tl.store(mean_ptr + stats, mean, mask=c_mask)
+    tl.store(var_ptr + stats, var, mask=c_mask)
+    if UPDATE_RUNNING:
+        old_mean = tl.load(running_mean_ptr + c_offs, mask=c_mask, other=0.0).to(tl.float32)
+        old_var = tl.load(running_var_ptr + c_offs, mask=c_mask, other=0.0).to(tl.float32)
+        new_mean = (1.0 - momentum) * old_mean + momentum * mean
+        new_var = (1.0 - momentum) * old_var + momentum * (var * unbias)
+        tl.store(
+            running_mean_ptr + c_offs, new_mean.to(running_mean_ptr.dtype.element_ty), mask=c_mask
+        )
+        tl.store(
+            running_var_ptr + c_offs, new_var.to(running_var_ptr.dtype.element_ty), mask=c_mask
+        )
+
+
 # ----------------------------------------------------------------------------- kernels
 
 
@@ -230,8 +262,13 @@ def _welford_merge_kernel(
     m2_ptr,  # G×P×C fp32 partial sums of squared deviations
     mean_out_ptr,  # G×C fp32 group means
     var_out_ptr,  # G×C fp32 group biased variances
+    running_mean_ptr,  # C (updated when UPDATE_RUNNING, G == 1)
+    running_var_ptr,  # C
     C,
     P,
+    momentum,
+    unbias,
+    UPDATE_RUNNING: tl.constexpr,
     BLOCK_C: tl.constexpr,
     BLOCK_P: tl.constexpr,
 ):
@@ -252,8 +289,10 @@ def _welford_merge_kernel(
             0,
         )
         count, mean, m2 = _welford_merge(count, mean, m2, block_count, block_mean, block_m2)
-    tl.store(mean_out_ptr + g * C + c_offs, mean, mask=c_mask)
-    tl.store(var_out_ptr + g * C + c_offs, m2 / tl.maximum(count, 1.0), mask=c_mask)
+    _store_statistics(
+        mean_out_ptr, var_out_ptr, running_mean_ptr, running_var_ptr, g * C + c_offs, c_offs,
+        c_mask, mean, m2 / tl.maximum(count, 1.0), momentum, unbias, UPDATE_RUNNING,
+    )  # fmt: skip
 
 
 @triton.jit
@@ -264,6 +303,8 @@ def _norm_act_fwd_kernel(
     bias_ptr,  # C (read when HAS_BIAS)
     mean_ptr,  # G×C fp32 group means: written when COMPUTE_STATS, read otherwise
     var_ptr,  # G×C fp32 group biased variances, same
+    running_mean_ptr,  # C (updated when UPDATE_RUNNING)
+    running_var_ptr,  # C
     seed_ptr,  # 1 int64 Philox seed (read when DROPOUT)
     N,
     C,
@@ -274,11 +315,14 @@ def _norm_act_fwd_kernel(
     stats_stride_n,  # C when statistics are per (n, c) plane, 0 when per channel
     n_per_block,
     hw_per_block,
+    momentum,
+    unbias,  # M / (M - 1)
     eps,
     negative_slope,
     dropout_p,
     dropout_scale,  # 1 / (1 - p)
     COMPUTE_STATS: tl.constexpr,  # the block covers whole groups: compute their statistics
+    UPDATE_RUNNING: tl.constexpr,  # ... and blend them into the running ones (per channel)
     HAS_WEIGHT: tl.constexpr,
     HAS_BIAS: tl.constexpr,
     ACTIVATION: tl.constexpr,
@@ -300,8 +344,10 @@ def _norm_act_fwd_kernel(
             n_begin, n_end, hw_begin, hw_end, BLOCK_C, BLOCK_HW,
         )  # fmt: skip
         var = m2 / tl.maximum(count, 1.0)
-        tl.store(mean_ptr + stats, mean, mask=c_mask)
-        tl.store(var_ptr + stats, var, mask=c_mask)
+        _store_statistics(
+            mean_ptr, var_ptr, running_mean_ptr, running_var_ptr, stats, c_offs, c_mask,
+            mean, var, momentum, unbias, UPDATE_RUNNING,
+        )  # fmt: skip
     else:
         mean = tl.load(mean_ptr + stats, mask=c_mask, other=0.0)
         var = tl.load(var_ptr + stats, mask=c_mask, other=1.0)
@@ -517,11 +563,15 @@ def plan(
     dims: tuple[int, int, int, int, int, int], per_instance: bool, device: torch.device
 ) -> Plan:
     """Tile sizes and grid for the N×C×HW view ``dims`` (from ``nc_hw_view``)."""
+    return _plan(dims, per_instance, target_programs(device))
+
+
+@functools.lru_cache(maxsize=4096)  # layers see the same few shapes at every step
+def _plan(dims: tuple[int, int, int, int, int, int], per_instance: bool, target: int) -> Plan:
     n, c, hw, _, stride_c, _ = dims
     if n > _MAX_GRID_Y:
         raise ValueError(f"a batch of {n} samples: the kernels take at most {_MAX_GRID_Y}")
     channels_last = stride_c == 1 and c > 1
-    target = target_programs(device)
     c_pow, hw_pow = triton.next_power_of_2(c), triton.next_power_of_2(hw)
     if channels_last:
         block_c = min(c_pow, 128)
@@ -559,11 +609,55 @@ def plan(
     return Plan(block_c, block_hw, num_warps, n_per_block, hw_per_block, grid, fused=False)
 
 
+@dataclass(frozen=True)
+class RunningStats:
+    """Running statistics to update from batch statistics of groups of ``count`` elements."""
+
+    mean: torch.Tensor  # C
+    var: torch.Tensor  # C
+    momentum: float
+    count: int
+
+    @property
+    def unbias(self) -> float:
+        return self.count / (self.count - 1) if self.count > 1 else 1.0
+
+
+def running_stats_to_update(
+    running_mean: torch.Tensor | None,
+    running_var: torch.Tensor | None,
+    momentum: float,
+    dims: tuple[int, int, int, int, int, int],
+    per_instance: bool,
+) -> RunningStats | None:
+    """The running statistics a training step updates (None when there are none)."""
+    if running_mean is None or running_var is None:
+        return None
+    n, _, hw = dims[:3]
+    return RunningStats(running_mean, running_var, momentum, hw if per_instance else n * hw)
+
+
+def blend_instance_running_stats(
+    running: RunningStats, mean: torch.Tensor, var: torch.Tensor
+) -> None:
+    """torch's update from instance statistics (N×C): their average over the batch, each
+    variance unbiased, blended in with the momentum."""
+    m = running.momentum
+    running.mean.mul_(1.0 - m).add_(mean.mean(0).to(running.mean.dtype), alpha=m)
+    batch_var = (var.mean(0) * running.unbias).to(running.var.dtype)
+    running.var.mul_(1.0 - m).add_(batch_var, alpha=m)
+
+
 def split_statistics(
-    x: torch.Tensor, dims: tuple[int, int, int, int, int, int], p: Plan, per_instance: bool
+    x: torch.Tensor,
+    dims: tuple[int, int, int, int, int, int],
+    p: Plan,
+    per_instance: bool,
+    running: RunningStats | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Group mean and biased variance (fp32 G×C; G = N per instance, 1 per channel) of the
-    dense tensor ``x`` by partial Welford statistics per block of the split plan ``p``."""
+    dense tensor ``x`` by partial Welford statistics per block of the split plan ``p``;
+    per-channel ``running`` statistics are updated with them."""
     n, c, hw, stride_n, stride_c, stride_hw = dims
     parts = torch.empty(3, p.num_blocks_nhw, c, device=x.device, dtype=torch.float32)
     _norm_stats_kernel[p.grid](
@@ -574,9 +668,14 @@ def split_statistics(
     groups = n if per_instance else 1
     mean = torch.empty(groups, c, device=x.device, dtype=torch.float32)
     var = torch.empty_like(mean)
+    update = running is not None and not per_instance
     block_c = min(triton.next_power_of_2(c), 128)
     _welford_merge_kernel[(triton.cdiv(c, block_c), groups)](
-        parts[0], parts[1], parts[2], mean, var, c, p.num_blocks_nhw // groups,
+        parts[0], parts[1], parts[2], mean, var,
+        running.mean if update else mean, running.var if update else var,
+        c, p.num_blocks_nhw // groups,
+        running.momentum if update else 0.0, running.unbias if update else 1.0,
+        UPDATE_RUNNING=update,
         BLOCK_C=block_c, BLOCK_P=_MERGE_BLOCK_P, num_warps=4, enable_fp_fusion=True,
     )  # fmt: skip
     return mean, var
@@ -595,6 +694,8 @@ def norm_act_forward(
     running_var: torch.Tensor | None,
     seed: torch.Tensor | None,
     per_instance: bool,
+    use_batch_stats: bool,
+    momentum: float,
     eps: float,
     activation: str,
     negative_slope: float,
@@ -602,23 +703,24 @@ def norm_act_forward(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``dropout(act(x̂·weight + bias))`` of an N×C×H×W fp32/fp16/bf16 tensor.
 
-    Without ``running_mean``/``running_var`` the statistics are the input's (per (n, c)
-    plane when ``per_instance``, else per channel) and are returned as fp32 G×C mean and
-    biased variance (G = N or 1); with them (C each) they are used as given and the
-    returned statistics are empty. ``seed`` (1 int64 on x's device) seeds the dropout mask
-    when ``dropout`` > 0. ``y`` has x's dtype and layout (NCHW or channels_last).
+    With ``use_batch_stats`` the statistics are the input's (per (n, c) plane when
+    ``per_instance``, else per channel), returned as fp32 G×C mean and biased variance (G = N
+    or 1), and the C ``running_mean``/``running_var``, if given, are updated in place as torch
+    does; otherwise the running statistics normalize and the returned ones are empty.
+    ``seed`` (1 int64 on x's device) seeds the dropout mask when ``dropout`` > 0. ``y`` has
+    x's dtype and layout (NCHW or channels_last).
     """
     x, dims = nc_hw_view(x)
     n, c, hw, stride_n, stride_c, stride_hw = dims
     p = plan(dims, per_instance, x.device)
     y = torch.empty_like(x, memory_format=memory_format(x))
-    batch_stats = running_mean is None
-    compute_stats = batch_stats and p.fused
-    if batch_stats and p.fused:
+    running = running_stats_to_update(running_mean, running_var, momentum, dims, per_instance)
+    update_in_kernel = use_batch_stats and running is not None and not per_instance
+    if use_batch_stats and p.fused:
         mean = torch.empty(n if per_instance else 1, c, device=x.device, dtype=torch.float32)
         var = torch.empty_like(mean)
-    elif batch_stats:
-        mean, var = split_statistics(x, dims, p, per_instance)
+    elif use_batch_stats:
+        mean, var = split_statistics(x, dims, p, per_instance, running)
     else:
         mean = running_mean.detach().float().contiguous()
         var = running_var.detach().float().contiguous()
@@ -628,20 +730,26 @@ def norm_act_forward(
         weight if weight is not None else x,
         bias if bias is not None else x,
         mean, var,
+        running.mean if update_in_kernel else mean,
+        running.var if update_in_kernel else var,
         seed if seed is not None else x,
         n, c, hw, stride_n, stride_c, stride_hw,
-        c if batch_stats and per_instance else 0,
+        c if use_batch_stats and per_instance else 0,
         p.n_per_block, p.hw_per_block,
+        momentum, running.unbias if running is not None else 1.0,
         eps, negative_slope, drop_p, drop_scale,
-        COMPUTE_STATS=compute_stats,
+        COMPUTE_STATS=use_batch_stats and p.fused,
+        UPDATE_RUNNING=update_in_kernel and p.fused,
         HAS_WEIGHT=weight is not None,
         HAS_BIAS=bias is not None,
         ACTIVATION=ACTIVATION_CODES[activation],
         DROPOUT=dropout > 0.0,
         BLOCK_C=p.block_c, BLOCK_HW=p.block_hw, num_warps=p.num_warps, enable_fp_fusion=True,
     )  # fmt: skip
-    if not batch_stats:  # nothing to return; two distinct empty tensors (ops never alias)
-        mean, var = x.new_empty(0, dtype=torch.float32), x.new_empty(0, dtype=torch.float32)
+    if not use_batch_stats:  # nothing to return; two distinct empty tensors (ops never alias)
+        return y, x.new_empty(0, dtype=torch.float32), x.new_empty(0, dtype=torch.float32)
+    if running is not None and per_instance:
+        blend_instance_running_stats(running, mean, var)
     return y, mean, var
 
 
@@ -710,9 +818,9 @@ def norm_act_backward(
     if batch_stats and not p.fused:
         launch(block_sum_dz, block_sum_dz_xhat, compute_sums=True, write_dx=False)
         groups = n if per_instance else 1
-        group_sum_dz = block_sum_dz.view(groups, -1, c).sum(1)
-        group_sum_dz_xhat = block_sum_dz_xhat.view(groups, -1, c).sum(1)
-        launch(group_sum_dz, group_sum_dz_xhat, compute_sums=False, write_dx=True)
+        block_sum_dz = block_sum_dz.view(groups, -1, c).sum(1)
+        block_sum_dz_xhat = block_sum_dz_xhat.view(groups, -1, c).sum(1)
+        launch(block_sum_dz, block_sum_dz_xhat, compute_sums=False, write_dx=True)
     else:
         launch(block_sum_dz, block_sum_dz_xhat, compute_sums=batch_stats or affine, write_dx=True)
     dweight = _sum_rows(block_sum_dz_xhat).to(weight.dtype) if weight is not None else None

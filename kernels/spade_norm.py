@@ -27,10 +27,13 @@ from fastpix.kernels.norm_act import (
     _activation,
     _activation_grad,
     _block_welford,
+    _store_statistics,
+    blend_instance_running_stats,
     memory_format,
     nc_hw_view,
     on_input_device,
     plan,
+    running_stats_to_update,
     split_statistics,
 )
 
@@ -66,6 +69,8 @@ def _spade_norm_act_fwd_kernel(
     y_ptr,  # N×C×HW output, same strides as x
     mean_ptr,  # G×C fp32 group means: written when COMPUTE_STATS, read otherwise
     var_ptr,  # G×C fp32 group biased variances, same
+    running_mean_ptr,  # C (updated when UPDATE_RUNNING)
+    running_var_ptr,  # C
     N,
     C,
     HW,
@@ -75,9 +80,12 @@ def _spade_norm_act_fwd_kernel(
     stats_stride_n,  # C when statistics are per (n, c) plane, 0 when per channel
     n_per_block,
     hw_per_block,
+    momentum,
+    unbias,  # M / (M - 1)
     eps,
     negative_slope,
     COMPUTE_STATS: tl.constexpr,  # the block covers whole groups: compute their statistics
+    UPDATE_RUNNING: tl.constexpr,  # ... and blend them into the running ones (per channel)
     ACTIVATION: tl.constexpr,
     BLOCK_C: tl.constexpr,
     BLOCK_HW: tl.constexpr,
@@ -96,8 +104,10 @@ def _spade_norm_act_fwd_kernel(
             n_begin, n_end, hw_begin, hw_end, BLOCK_C, BLOCK_HW,
         )  # fmt: skip
         var = m2 / tl.maximum(count, 1.0)
-        tl.store(mean_ptr + stats, mean, mask=c_mask)
-        tl.store(var_ptr + stats, var, mask=c_mask)
+        _store_statistics(
+            mean_ptr, var_ptr, running_mean_ptr, running_var_ptr, stats, c_offs, c_mask,
+            mean, var, momentum, unbias, UPDATE_RUNNING,
+        )  # fmt: skip
     else:
         mean = tl.load(mean_ptr + stats, mask=c_mask, other=0.0)
         var = tl.load(var_ptr + stats, mask=c_mask, other=1.0)
@@ -239,41 +249,51 @@ def spade_norm_act_forward(
     running_mean: torch.Tensor | None,
     running_var: torch.Tensor | None,
     per_instance: bool,
+    use_batch_stats: bool,
+    momentum: float,
     eps: float,
     activation: str,
     negative_slope: float,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``act(x̂·(1 + gamma) + beta)`` for N×C×H×W x, gamma, beta (fp32/fp16/bf16).
 
-    Statistics as in ``norm_act_forward``: the input's (returned as fp32 G×C mean and biased
-    variance) unless the C ``running_mean``/``running_var`` are given. ``y`` has x's dtype and
-    layout; gamma and beta are brought to that layout.
+    Statistics as in ``norm_act_forward``: with ``use_batch_stats`` the input's (returned as
+    fp32 G×C mean and biased variance; the running ones, if given, updated in place), else
+    the C running ones (empty tensors returned). ``y`` has x's dtype and layout; gamma and
+    beta are brought to that layout.
     """
     x, dims = nc_hw_view(x)
     n, c, hw, stride_n, stride_c, stride_hw = dims
     gamma, beta = _like_input(x, gamma, "gamma"), _like_input(x, beta, "beta")
     p = plan(dims, per_instance, x.device)
-    y = torch.empty_like(x)
-    batch_stats = running_mean is None
-    if batch_stats and p.fused:
+    y = torch.empty_like(x, memory_format=memory_format(x))
+    running = running_stats_to_update(running_mean, running_var, momentum, dims, per_instance)
+    update_in_kernel = use_batch_stats and running is not None and not per_instance
+    if use_batch_stats and p.fused:
         mean = torch.empty(n if per_instance else 1, c, device=x.device, dtype=torch.float32)
         var = torch.empty_like(mean)
-    elif batch_stats:
-        mean, var = split_statistics(x, dims, p, per_instance)
+    elif use_batch_stats:
+        mean, var = split_statistics(x, dims, p, per_instance, running)
     else:
         mean = running_mean.detach().float().contiguous()
         var = running_var.detach().float().contiguous()
     _spade_norm_act_fwd_kernel[p.grid](
         x, gamma, beta, y, mean, var,
+        running.mean if update_in_kernel else mean,
+        running.var if update_in_kernel else var,
         n, c, hw, stride_n, stride_c, stride_hw,
-        c if batch_stats and per_instance else 0,
-        p.n_per_block, p.hw_per_block, eps, negative_slope,
-        COMPUTE_STATS=batch_stats and p.fused,
+        c if use_batch_stats and per_instance else 0,
+        p.n_per_block, p.hw_per_block,
+        momentum, running.unbias if running is not None else 1.0, eps, negative_slope,
+        COMPUTE_STATS=use_batch_stats and p.fused,
+        UPDATE_RUNNING=update_in_kernel and p.fused,
         ACTIVATION=ACTIVATION_CODES[activation],
         BLOCK_C=p.block_c, BLOCK_HW=p.block_hw, num_warps=p.num_warps, enable_fp_fusion=True,
     )  # fmt: skip
-    if not batch_stats:  # nothing to return; two distinct empty tensors (ops never alias)
-        mean, var = x.new_empty(0, dtype=torch.float32), x.new_empty(0, dtype=torch.float32)
+    if not use_batch_stats:  # nothing to return; two distinct empty tensors (ops never alias)
+        return y, x.new_empty(0, dtype=torch.float32), x.new_empty(0, dtype=torch.float32)
+    if running is not None and per_instance:
+        blend_instance_running_stats(running, mean, var)
     return y, mean, var
 
 
@@ -298,7 +318,12 @@ def spade_norm_act_backward(
     gamma, beta = _like_input(x, gamma, "gamma"), _like_input(x, beta, "beta")
     grad_y = _like_input(x, grad_y, "grad_y")
     p = plan(dims, per_instance, x.device)
-    dx, dgamma, dbeta = torch.empty_like(x), torch.empty_like(gamma), torch.empty_like(beta)
+    layout = memory_format(x)
+    dx = torch.empty_like(x, memory_format=layout)
+    dgamma, dbeta = (
+        torch.empty_like(gamma, memory_format=layout),
+        torch.empty_like(beta, memory_format=layout),
+    )
     block_sum_dxhat = torch.empty(p.num_blocks_nhw, c, device=x.device, dtype=torch.float32)
     block_sum_dxhat_xhat = torch.empty_like(block_sum_dxhat)
     mean = mean.detach().float().contiguous()

@@ -10,9 +10,10 @@ Two implementations of one functional op, ``norm_act``, chosen by ``fastpix._dis
 - ``norm_act_reference``: torch ops (``F.instance_norm``/``F.batch_norm``, the activation,
   ``F.dropout``); the CPU path, the ONNX export path and the test oracle.
 - ``norm_act_fused``: the Triton kernels of ``fastpix.kernels.norm_act`` behind the custom ops
-  ``fastpix::norm_act_forward`` / ``fastpix::norm_act_backward`` (fake implementations and
-  autograd registered, so ``torch.compile`` traces through them). Its dropout draws its mask
-  from a Philox seed, so backward regenerates the forward's mask instead of storing it.
+  ``fastpix::norm_act_forward`` (which also updates the running statistics) and
+  ``fastpix::norm_act_backward``, with fake implementations so that ``torch.compile`` traces
+  through them, tied together by an autograd Function. Its dropout draws its mask from a
+  Philox seed, so backward regenerates the forward's mask instead of storing it.
 """
 
 from __future__ import annotations
@@ -89,10 +90,12 @@ def norm_act_reference(
 
 # ----------------------------------------------------------------------------- fused path
 
+# running_mean/var are updated in place when use_batch_stats (the (a!)/(b!) annotations).
 _FORWARD_SCHEMA = (
-    "(Tensor x, Tensor? weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, "
-    "Tensor? seed, bool per_instance, float eps, str activation, float negative_slope, "
-    "float dropout) -> (Tensor, Tensor, Tensor)"
+    "(Tensor x, Tensor? weight, Tensor? bias, Tensor(a!)? running_mean, "
+    "Tensor(b!)? running_var, Tensor? seed, bool per_instance, bool use_batch_stats, "
+    "float momentum, float eps, str activation, float negative_slope, float dropout) "
+    "-> (Tensor, Tensor, Tensor)"
 )
 _BACKWARD_SCHEMA = (
     "(Tensor grad_y, Tensor x, Tensor? weight, Tensor? bias, Tensor mean, Tensor var, "
@@ -101,42 +104,29 @@ _BACKWARD_SCHEMA = (
 )
 
 
-def _forward_kernels(
-    x, weight, bias, running_mean, running_var, seed, per_instance, eps, activation,
-    negative_slope, dropout,
-):  # fmt: skip
+def _forward_kernels(x, *args):
     from fastpix.kernels.norm_act import norm_act_forward
 
-    return norm_act_forward(
-        x, weight, bias, running_mean, running_var, seed, per_instance, eps, activation,
-        negative_slope, dropout,
-    )  # fmt: skip
+    return norm_act_forward(x, *args)
 
 
 def _forward_fake(
-    x, weight, bias, running_mean, running_var, seed, per_instance, eps, activation,
-    negative_slope, dropout,
-):  # fmt: skip
+    x, weight, bias, running_mean, running_var, seed, per_instance, use_batch_stats, *args
+):
     from fastpix.kernels.norm_act import memory_format
 
     y = torch.empty_like(x, memory_format=memory_format(x))
-    if running_mean is not None:
+    if not use_batch_stats:
         return y, x.new_empty(0, dtype=torch.float32), x.new_empty(0, dtype=torch.float32)
     n, c = x.shape[:2]
     mean = x.new_empty((n if per_instance else 1, c), dtype=torch.float32)
     return y, mean, torch.empty_like(mean)
 
 
-def _backward_kernels(
-    grad_y, x, weight, bias, mean, var, seed, per_instance, batch_stats, eps, activation,
-    negative_slope, dropout,
-):  # fmt: skip
+def _backward_kernels(grad_y, x, weight, bias, *args):
     from fastpix.kernels.norm_act import norm_act_backward
 
-    dx, dweight, dbias = norm_act_backward(
-        grad_y, x, weight, bias, mean, var, seed, per_instance, batch_stats, eps, activation,
-        negative_slope, dropout,
-    )  # fmt: skip
+    dx, dweight, dbias = norm_act_backward(grad_y, x, weight, bias, *args)
     # An op returns tensors: an empty one stands for "no parameter, no gradient".
     return (
         dx,
@@ -145,10 +135,7 @@ def _backward_kernels(
     )
 
 
-def _backward_fake(
-    grad_y, x, weight, bias, mean, var, seed, per_instance, batch_stats, eps, activation,
-    negative_slope, dropout,
-):  # fmt: skip
+def _backward_fake(grad_y, x, weight, bias, *args):
     from fastpix.kernels.norm_act import memory_format
 
     dx = torch.empty_like(x, memory_format=memory_format(x))
@@ -157,72 +144,49 @@ def _backward_fake(
     return dx, dweight, dbias
 
 
-def _setup_context(ctx, inputs, output) -> None:
-    x, weight, bias, running_mean, running_var, seed = inputs[:6]
-    per_instance, eps, activation, negative_slope, dropout = inputs[6:]
-    _, mean, var = output
-    batch_stats = running_mean is None
-    if batch_stats:
-        running_mean, running_var = mean, var
-    ctx.save_for_backward(x, weight, bias, running_mean, running_var, seed)
-    ctx.options = (per_instance, batch_stats, eps, activation, negative_slope, dropout)
-    ctx.mark_non_differentiable(mean, var)
-
-
-def _backward(ctx, grad_y, _grad_mean, _grad_var):
-    x, weight, bias, mean, var, seed = ctx.saved_tensors
-    dx, dweight, dbias = _backward_op(grad_y, x, weight, bias, mean, var, seed, *ctx.options)
-    return (
-        dx,
-        dweight if weight is not None else None,
-        dbias if bias is not None else None,
-        *([None] * 8),
-    )
-
-
-if hasattr(torch.library, "custom_op"):  # torch >= 2.4
+if hasattr(torch.library, "custom_op"):  # torch >= 2.4: ops that torch.compile traces through
     _forward_op = torch.library.custom_op(
-        "fastpix::norm_act_forward", _forward_kernels, mutates_args=(), schema=_FORWARD_SCHEMA
+        "fastpix::norm_act_forward",
+        _forward_kernels,
+        mutates_args=("running_mean", "running_var"),
+        schema=_FORWARD_SCHEMA,
     )
     _forward_op.register_fake(_forward_fake)
     _backward_op = torch.library.custom_op(
         "fastpix::norm_act_backward", _backward_kernels, mutates_args=(), schema=_BACKWARD_SCHEMA
     )
     _backward_op.register_fake(_backward_fake)
-    _forward_op.register_autograd(_backward, setup_context=_setup_context)
-else:  # older torch: the same autograd, without torch.compile support
-
-    class _NormActFunction(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, *inputs):
-            output = _forward_kernels(*inputs)
-            _setup_context(ctx, inputs, output)
-            return output
-
-        @staticmethod
-        def backward(ctx, *grads):
-            return _backward(ctx, *grads)
-
-    _forward_op = _NormActFunction.apply
-    _backward_op = _backward_kernels
+else:  # older torch: the same functions, without torch.compile support
+    _forward_op, _backward_op = _forward_kernels, _backward_kernels
 
 
-def _update_running_stats(
-    running_mean: torch.Tensor,
-    running_var: torch.Tensor,
-    mean: torch.Tensor,
-    var: torch.Tensor,
-    group_size: int,
-    momentum: float,
-) -> None:
-    """torch's update: batch statistics averaged over the G rows (instance norm averages its
-    per-sample statistics), variance made unbiased, blended in with ``momentum``."""
-    with torch.no_grad():
-        mean = mean.mean(0) if mean.shape[0] > 1 else mean[0]
-        var = var.mean(0) if var.shape[0] > 1 else var[0]
-        var = var * (group_size / (group_size - 1))
-        running_mean.mul_(1.0 - momentum).add_(mean.to(running_mean.dtype), alpha=momentum)
-        running_var.mul_(1.0 - momentum).add_(var.to(running_var.dtype), alpha=momentum)
+class _NormActFunction(torch.autograd.Function):
+    """Autograd of the fused op. An op that updates running statistics in place cannot carry
+    its own autograd formula, so this Function holds it; dynamo traces through both."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, running_mean, running_var, seed, per_instance,
+                use_batch_stats, momentum, eps, activation, negative_slope, dropout):  # fmt: skip
+        y, mean, var = _forward_op(
+            x, weight, bias, running_mean, running_var, seed, per_instance, use_batch_stats,
+            momentum, eps, activation, negative_slope, dropout,
+        )  # fmt: skip
+        if not use_batch_stats:  # normalized with the running statistics: backward needs those
+            mean, var = running_mean, running_var
+        ctx.save_for_backward(x, weight, bias, mean, var, seed)
+        ctx.options = (per_instance, use_batch_stats, eps, activation, negative_slope, dropout)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        x, weight, bias, mean, var, seed = ctx.saved_tensors
+        dx, dweight, dbias = _backward_op(grad_y, x, weight, bias, mean, var, seed, *ctx.options)
+        return (
+            dx,
+            dweight if weight is not None else None,
+            dbias if bias is not None else None,
+            *([None] * 10),
+        )
 
 
 def norm_act_fused(
@@ -241,26 +205,15 @@ def norm_act_fused(
     training: bool = False,
 ) -> torch.Tensor:
     """``norm_act_reference`` with the Triton kernels (same arguments, same results)."""
-    per_instance = kind == "instance"
     p = float(dropout) if training else 0.0
     seed = None
     if p > 0.0:
         seed = torch.randint(0, 2**31 - 1, (1,), dtype=torch.int64, device=x.device)
-    if use_batch_stats:
-        y, mean, var = _forward_op(
-            x, weight, bias, None, None, seed, per_instance, float(eps),
-            activation or "none", float(negative_slope), p,
-        )  # fmt: skip
-        if running_mean is not None and running_var is not None:
-            n, _, h, w = x.shape
-            group_size = h * w if per_instance else n * h * w
-            _update_running_stats(running_mean, running_var, mean, var, group_size, momentum)
-        return y
-    y, _, _ = _forward_op(
-        x, weight, bias, running_mean, running_var, seed, per_instance, float(eps),
-        activation or "none", float(negative_slope), p,
+    return _NormActFunction.apply(
+        x, weight, bias, running_mean, running_var, seed, kind == "instance",
+        bool(use_batch_stats), float(momentum), float(eps), activation or "none",
+        float(negative_slope), p,
     )  # fmt: skip
-    return y
 
 
 # ----------------------------------------------------------------------------- functional

@@ -22,7 +22,6 @@ from fastpix._dispatch import implementation
 from fastpix.nn.norm_act import (
     KERNEL_DTYPES,
     KINDS,
-    _update_running_stats,
     activation_reference,
     check_activation,
 )
@@ -56,10 +55,11 @@ def spade_norm_act_reference(
 
 # ----------------------------------------------------------------------------- fused path
 
+# running_mean/var are updated in place when use_batch_stats (the (a!)/(b!) annotations).
 _FORWARD_SCHEMA = (
-    "(Tensor x, Tensor gamma, Tensor beta, Tensor? running_mean, Tensor? running_var, "
-    "bool per_instance, float eps, str activation, float negative_slope) "
-    "-> (Tensor, Tensor, Tensor)"
+    "(Tensor x, Tensor gamma, Tensor beta, Tensor(a!)? running_mean, Tensor(b!)? running_var, "
+    "bool per_instance, bool use_batch_stats, float momentum, float eps, str activation, "
+    "float negative_slope) -> (Tensor, Tensor, Tensor)"
 )
 _BACKWARD_SCHEMA = (
     "(Tensor grad_y, Tensor x, Tensor gamma, Tensor beta, Tensor mean, Tensor var, "
@@ -68,43 +68,30 @@ _BACKWARD_SCHEMA = (
 )
 
 
-def _forward_kernels(
-    x, gamma, beta, running_mean, running_var, per_instance, eps, activation, negative_slope
-):
+def _forward_kernels(x, *args):
     from fastpix.kernels.spade_norm import spade_norm_act_forward
 
-    return spade_norm_act_forward(
-        x, gamma, beta, running_mean, running_var, per_instance, eps, activation, negative_slope
-    )
+    return spade_norm_act_forward(x, *args)
 
 
-def _forward_fake(
-    x, gamma, beta, running_mean, running_var, per_instance, eps, activation, negative_slope
-):
+def _forward_fake(x, gamma, beta, running_mean, running_var, per_instance, use_batch_stats, *args):
     from fastpix.kernels.norm_act import memory_format
 
     y = torch.empty_like(x, memory_format=memory_format(x))
-    if running_mean is not None:
+    if not use_batch_stats:
         return y, x.new_empty(0, dtype=torch.float32), x.new_empty(0, dtype=torch.float32)
     n, c = x.shape[:2]
     mean = x.new_empty((n if per_instance else 1, c), dtype=torch.float32)
     return y, mean, torch.empty_like(mean)
 
 
-def _backward_kernels(
-    grad_y, x, gamma, beta, mean, var, per_instance, batch_stats, eps, activation, negative_slope
-):
+def _backward_kernels(grad_y, *args):
     from fastpix.kernels.spade_norm import spade_norm_act_backward
 
-    return spade_norm_act_backward(
-        grad_y, x, gamma, beta, mean, var, per_instance, batch_stats, eps, activation,
-        negative_slope,
-    )  # fmt: skip
+    return spade_norm_act_backward(grad_y, *args)
 
 
-def _backward_fake(
-    grad_y, x, gamma, beta, mean, var, per_instance, batch_stats, eps, activation, negative_slope
-):
+def _backward_fake(grad_y, x, gamma, beta, *args):
     from fastpix.kernels.norm_act import memory_format
 
     layout = memory_format(x)
@@ -115,26 +102,12 @@ def _backward_fake(
     )
 
 
-def _setup_context(ctx, inputs, output) -> None:
-    x, gamma, beta, running_mean, running_var = inputs[:5]
-    per_instance, eps, activation, negative_slope = inputs[5:]
-    _, mean, var = output
-    batch_stats = running_mean is None
-    if batch_stats:
-        running_mean, running_var = mean, var
-    ctx.save_for_backward(x, gamma, beta, running_mean, running_var)
-    ctx.options = (per_instance, batch_stats, eps, activation, negative_slope)
-    ctx.mark_non_differentiable(mean, var)
-
-
-def _backward(ctx, grad_y, _grad_mean, _grad_var):
-    dx, dgamma, dbeta = _backward_op(grad_y, *ctx.saved_tensors, *ctx.options)
-    return dx, dgamma, dbeta, *([None] * 6)
-
-
-if hasattr(torch.library, "custom_op"):  # torch >= 2.4
+if hasattr(torch.library, "custom_op"):  # torch >= 2.4: ops that torch.compile traces through
     _forward_op = torch.library.custom_op(
-        "fastpix::spade_norm_act_forward", _forward_kernels, mutates_args=(), schema=_FORWARD_SCHEMA
+        "fastpix::spade_norm_act_forward",
+        _forward_kernels,
+        mutates_args=("running_mean", "running_var"),
+        schema=_FORWARD_SCHEMA,
     )
     _forward_op.register_fake(_forward_fake)
     _backward_op = torch.library.custom_op(
@@ -144,22 +117,30 @@ if hasattr(torch.library, "custom_op"):  # torch >= 2.4
         schema=_BACKWARD_SCHEMA,
     )
     _backward_op.register_fake(_backward_fake)
-    _forward_op.register_autograd(_backward, setup_context=_setup_context)
-else:  # older torch: the same autograd, without torch.compile support
+else:  # older torch: the same functions, without torch.compile support
+    _forward_op, _backward_op = _forward_kernels, _backward_kernels
 
-    class _SpadeNormActFunction(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, *inputs):
-            output = _forward_kernels(*inputs)
-            _setup_context(ctx, inputs, output)
-            return output
 
-        @staticmethod
-        def backward(ctx, *grads):
-            return _backward(ctx, *grads)
+class _SpadeNormActFunction(torch.autograd.Function):
+    """Autograd of the fused op (see ``fastpix.nn.norm_act._NormActFunction``)."""
 
-    _forward_op = _SpadeNormActFunction.apply
-    _backward_op = _backward_kernels
+    @staticmethod
+    def forward(ctx, x, gamma, beta, running_mean, running_var, per_instance, use_batch_stats,
+                momentum, eps, activation, negative_slope):  # fmt: skip
+        y, mean, var = _forward_op(
+            x, gamma, beta, running_mean, running_var, per_instance, use_batch_stats,
+            momentum, eps, activation, negative_slope,
+        )  # fmt: skip
+        if not use_batch_stats:  # normalized with the running statistics: backward needs those
+            mean, var = running_mean, running_var
+        ctx.save_for_backward(x, gamma, beta, mean, var)
+        ctx.options = (per_instance, use_batch_stats, eps, activation, negative_slope)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        dx, dgamma, dbeta = _backward_op(grad_y, *ctx.saved_tensors, *ctx.options)
+        return dx, dgamma, dbeta, *([None] * 8)
 
 
 def spade_norm_act_fused(
@@ -176,16 +157,10 @@ def spade_norm_act_fused(
     negative_slope: float,
 ) -> torch.Tensor:
     """``spade_norm_act_reference`` with the Triton kernels (same arguments, same results)."""
-    per_instance = kind == "instance"
-    options = (per_instance, float(eps), activation or "none", float(negative_slope))
-    if not use_batch_stats:
-        return _forward_op(x, gamma, beta, running_mean, running_var, *options)[0]
-    y, mean, var = _forward_op(x, gamma, beta, None, None, *options)
-    if running_mean is not None and running_var is not None:
-        n, _, h, w = x.shape
-        group_size = h * w if per_instance else n * h * w
-        _update_running_stats(running_mean, running_var, mean, var, group_size, momentum)
-    return y
+    return _SpadeNormActFunction.apply(
+        x, gamma, beta, running_mean, running_var, kind == "instance", bool(use_batch_stats),
+        float(momentum), float(eps), activation or "none", float(negative_slope),
+    )  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- functional
