@@ -58,6 +58,28 @@ _T = TypeVar("_T")
 
 
 @triton.jit
+def _program_block(N, C, HW, n_per_block, hw_per_block, BLOCK_C: tl.constexpr):
+    """This program's block: channel offsets and mask (BLOCK_C), samples [n_begin, n_end)
+    (int64) and positions [hw_begin, hw_end)."""
+    c_offs = tl.program_id(0) * BLOCK_C + tl.arange(0, BLOCK_C)
+    n_begin = tl.program_id(1).to(tl.int64) * n_per_block
+    hw_begin = tl.program_id(2) * hw_per_block
+    n_end = tl.minimum(n_begin + n_per_block, N)
+    return c_offs, c_offs < C, n_begin, n_end, hw_begin, tl.minimum(hw_begin + hw_per_block, HW)
+
+
+@triton.jit
+def _tile(
+    n, hw_start, hw_end, c_offs, c_mask, stride_n, stride_c, stride_hw, BLOCK_HW: tl.constexpr
+):
+    """The tile of sample n from position hw_start: its positions (BLOCK_HW), mask and
+    element offsets (BLOCK_C×BLOCK_HW)."""
+    hw = hw_start + tl.arange(0, BLOCK_HW)
+    mask = c_mask[:, None] & (hw < hw_end)[None, :]
+    return hw, mask, n * stride_n + c_offs[:, None] * stride_c + hw[None, :] * stride_hw
+
+
+@triton.jit
 def _tanh(z):
     # exp form: runs on every backend and in the interpreter; abs error ~1e-7 in fp32
     e = tl.exp(-2.0 * tl.abs(z))
@@ -174,11 +196,11 @@ def _block_welford(
     mean = tl.zeros([BLOCK_C, BLOCK_HW], tl.float32)
     m2 = tl.zeros([BLOCK_C, BLOCK_HW], tl.float32)
     for n in range(n_begin, n_end):
-        rows = x_ptr + n * stride_n + c_offs[:, None] * stride_c
         for hw_start in range(hw_begin, hw_end, BLOCK_HW):
-            hw = hw_start + tl.arange(0, BLOCK_HW)
-            mask = c_mask[:, None] & (hw < hw_end)[None, :]
-            x = tl.load(rows + hw[None, :] * stride_hw, mask=mask, other=0.0).to(tl.float32)
+            _, mask, offs = _tile(
+                n, hw_start, hw_end, c_offs, c_mask, stride_n, stride_c, stride_hw, BLOCK_HW
+            )
+            x = tl.load(x_ptr + offs, mask=mask, other=0.0).to(tl.float32)
             count += mask.to(tl.float32)
             delta = x - mean
             mean += tl.where(mask, delta / tl.maximum(count, 1.0), 0.0)
@@ -238,18 +260,14 @@ def _norm_stats_kernel(
     BLOCK_C: tl.constexpr,
     BLOCK_HW: tl.constexpr,
 ):
-    pid_c, pid_n, pid_hw = tl.program_id(0), tl.program_id(1), tl.program_id(2)
-    c_offs = pid_c * BLOCK_C + tl.arange(0, BLOCK_C)
-    c_mask = c_offs < C
-    n_begin = pid_n.to(tl.int64) * n_per_block
-    n_end = tl.minimum(n_begin + n_per_block, N)
-    hw_begin = pid_hw * hw_per_block
-    hw_end = tl.minimum(hw_begin + hw_per_block, HW)
+    c_offs, c_mask, n_begin, n_end, hw_begin, hw_end = _program_block(
+        N, C, HW, n_per_block, hw_per_block, BLOCK_C
+    )
     count, mean, m2 = _block_welford(
         x_ptr, stride_n, stride_c, stride_hw, c_offs, c_mask,
         n_begin, n_end, hw_begin, hw_end, BLOCK_C, BLOCK_HW,
     )  # fmt: skip
-    out = (pid_n * tl.num_programs(2) + pid_hw) * C + c_offs
+    out = (tl.program_id(1) * tl.num_programs(2) + tl.program_id(2)) * C + c_offs
     tl.store(count_ptr + out, count, mask=c_mask)
     tl.store(mean_ptr + out, mean, mask=c_mask)
     tl.store(m2_ptr + out, m2, mask=c_mask)
@@ -330,13 +348,9 @@ def _norm_act_fwd_kernel(
     BLOCK_C: tl.constexpr,
     BLOCK_HW: tl.constexpr,
 ):
-    pid_c, pid_n, pid_hw = tl.program_id(0), tl.program_id(1), tl.program_id(2)
-    c_offs = pid_c * BLOCK_C + tl.arange(0, BLOCK_C)
-    c_mask = c_offs < C
-    n_begin = pid_n.to(tl.int64) * n_per_block
-    n_end = tl.minimum(n_begin + n_per_block, N)
-    hw_begin = pid_hw * hw_per_block
-    hw_end = tl.minimum(hw_begin + hw_per_block, HW)
+    c_offs, c_mask, n_begin, n_end, hw_begin, hw_end = _program_block(
+        N, C, HW, n_per_block, hw_per_block, BLOCK_C
+    )
     stats = n_begin * stats_stride_n + c_offs
     if COMPUTE_STATS:
         count, mean, m2 = _block_welford(
@@ -362,11 +376,10 @@ def _norm_act_fwd_kernel(
     if DROPOUT:
         seed = tl.load(seed_ptr)
     for n in range(n_begin, n_end):
-        rows = n * stride_n + c_offs[:, None] * stride_c
         for hw_start in range(hw_begin, hw_end, BLOCK_HW):
-            hw = hw_start + tl.arange(0, BLOCK_HW)
-            mask = c_mask[:, None] & (hw < hw_end)[None, :]
-            offs = rows + hw[None, :] * stride_hw
+            hw, mask, offs = _tile(
+                n, hw_start, hw_end, c_offs, c_mask, stride_n, stride_c, stride_hw, BLOCK_HW
+            )
             x = tl.load(x_ptr + offs, mask=mask, other=0.0).to(tl.float32)
             x_hat = (x - mean[:, None]) * rstd[:, None]
             out = _activation(x_hat * weight[:, None] + bias[:, None], negative_slope, ACTIVATION)
@@ -411,15 +424,11 @@ def _norm_act_bwd_kernel(
     BLOCK_C: tl.constexpr,
     BLOCK_HW: tl.constexpr,
 ):
-    pid_c, pid_n, pid_hw = tl.program_id(0), tl.program_id(1), tl.program_id(2)
-    c_offs = pid_c * BLOCK_C + tl.arange(0, BLOCK_C)
-    c_mask = c_offs < C
-    n_begin = pid_n.to(tl.int64) * n_per_block
-    n_end = tl.minimum(n_begin + n_per_block, N)
-    hw_begin = pid_hw * hw_per_block
-    hw_end = tl.minimum(hw_begin + hw_per_block, HW)
+    c_offs, c_mask, n_begin, n_end, hw_begin, hw_end = _program_block(
+        N, C, HW, n_per_block, hw_per_block, BLOCK_C
+    )
     stats = n_begin * stats_stride_n + c_offs
-    block_sums = (pid_n * tl.num_programs(2) + pid_hw) * C + c_offs
+    block_sums = (tl.program_id(1) * tl.num_programs(2) + tl.program_id(2)) * C + c_offs
     mean = tl.load(mean_ptr + stats, mask=c_mask, other=0.0)
     rstd = 1.0 / tl.sqrt(tl.load(var_ptr + stats, mask=c_mask, other=1.0) + eps)
     weight = tl.full([BLOCK_C], 1.0, tl.float32)
@@ -440,12 +449,12 @@ def _norm_act_bwd_kernel(
             acc_dz = tl.zeros([BLOCK_C, BLOCK_HW], tl.float32)
             acc_dz_xhat = tl.zeros([BLOCK_C, BLOCK_HW], tl.float32)
             for n in range(n_begin, n_end):
-                rows = n * stride_n + c_offs[:, None] * stride_c
                 for hw_start in range(hw_begin, hw_end, BLOCK_HW):
-                    hw = hw_start + tl.arange(0, BLOCK_HW)
-                    mask = c_mask[:, None] & (hw < hw_end)[None, :]
+                    hw, mask, offs = _tile(
+                        n, hw_start, hw_end, c_offs, c_mask, stride_n, stride_c, stride_hw, BLOCK_HW
+                    )
                     x_hat, dz = _preact_grad(
-                        x_ptr, dy_ptr, rows + hw[None, :] * stride_hw, mask, n, c_offs, hw,
+                        x_ptr, dy_ptr, offs, mask, n, c_offs, hw,
                         C, HW, mean, rstd, weight, bias, seed, negative_slope, dropout_p,
                         dropout_scale, ACTIVATION, DROPOUT,
                     )  # fmt: skip
@@ -466,11 +475,10 @@ def _norm_act_bwd_kernel(
         acc_dz = tl.zeros([BLOCK_C, BLOCK_HW], tl.float32)
         acc_dz_xhat = tl.zeros([BLOCK_C, BLOCK_HW], tl.float32)
         for n in range(n_begin, n_end):
-            rows = n * stride_n + c_offs[:, None] * stride_c
             for hw_start in range(hw_begin, hw_end, BLOCK_HW):
-                hw = hw_start + tl.arange(0, BLOCK_HW)
-                mask = c_mask[:, None] & (hw < hw_end)[None, :]
-                offs = rows + hw[None, :] * stride_hw
+                hw, mask, offs = _tile(
+                    n, hw_start, hw_end, c_offs, c_mask, stride_n, stride_c, stride_hw, BLOCK_HW
+                )
                 x_hat, dz = _preact_grad(
                     x_ptr, dy_ptr, offs, mask, n, c_offs, hw, C, HW, mean, rstd, weight, bias,
                     seed, negative_slope, dropout_p, dropout_scale, ACTIVATION, DROPOUT,

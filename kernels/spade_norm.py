@@ -27,7 +27,9 @@ from fastpix.kernels.norm_act import (
     _activation,
     _activation_grad,
     _block_welford,
+    _program_block,
     _store_statistics,
+    _tile,
     blend_instance_running_stats,
     memory_format,
     nc_hw_view,
@@ -90,13 +92,9 @@ def _spade_norm_act_fwd_kernel(
     BLOCK_C: tl.constexpr,
     BLOCK_HW: tl.constexpr,
 ):
-    pid_c, pid_n, pid_hw = tl.program_id(0), tl.program_id(1), tl.program_id(2)
-    c_offs = pid_c * BLOCK_C + tl.arange(0, BLOCK_C)
-    c_mask = c_offs < C
-    n_begin = pid_n.to(tl.int64) * n_per_block
-    n_end = tl.minimum(n_begin + n_per_block, N)
-    hw_begin = pid_hw * hw_per_block
-    hw_end = tl.minimum(hw_begin + hw_per_block, HW)
+    c_offs, c_mask, n_begin, n_end, hw_begin, hw_end = _program_block(
+        N, C, HW, n_per_block, hw_per_block, BLOCK_C
+    )
     stats = n_begin * stats_stride_n + c_offs
     if COMPUTE_STATS:
         count, mean, m2 = _block_welford(
@@ -113,11 +111,10 @@ def _spade_norm_act_fwd_kernel(
         var = tl.load(var_ptr + stats, mask=c_mask, other=1.0)
     rstd = 1.0 / tl.sqrt(var + eps)
     for n in range(n_begin, n_end):
-        rows = n * stride_n + c_offs[:, None] * stride_c
         for hw_start in range(hw_begin, hw_end, BLOCK_HW):
-            hw = hw_start + tl.arange(0, BLOCK_HW)
-            mask = c_mask[:, None] & (hw < hw_end)[None, :]
-            offs = rows + hw[None, :] * stride_hw
+            _, mask, offs = _tile(
+                n, hw_start, hw_end, c_offs, c_mask, stride_n, stride_c, stride_hw, BLOCK_HW
+            )
             x = tl.load(x_ptr + offs, mask=mask, other=0.0).to(tl.float32)
             gamma = tl.load(gamma_ptr + offs, mask=mask, other=0.0).to(tl.float32)
             beta = tl.load(beta_ptr + offs, mask=mask, other=0.0).to(tl.float32)
@@ -158,13 +155,9 @@ def _spade_norm_act_bwd_kernel(
     BLOCK_C: tl.constexpr,
     BLOCK_HW: tl.constexpr,
 ):
-    pid_c, pid_n, pid_hw = tl.program_id(0), tl.program_id(1), tl.program_id(2)
-    c_offs = pid_c * BLOCK_C + tl.arange(0, BLOCK_C)
-    c_mask = c_offs < C
-    n_begin = pid_n.to(tl.int64) * n_per_block
-    n_end = tl.minimum(n_begin + n_per_block, N)
-    hw_begin = pid_hw * hw_per_block
-    hw_end = tl.minimum(hw_begin + hw_per_block, HW)
+    c_offs, c_mask, n_begin, n_end, hw_begin, hw_end = _program_block(
+        N, C, HW, n_per_block, hw_per_block, BLOCK_C
+    )
     stats = n_begin * stats_stride_n + c_offs
     mean = tl.load(mean_ptr + stats, mask=c_mask, other=0.0)
     rstd = 1.0 / tl.sqrt(tl.load(var_ptr + stats, mask=c_mask, other=1.0) + eps)
@@ -175,11 +168,10 @@ def _spade_norm_act_bwd_kernel(
         acc_dxhat = tl.zeros([BLOCK_C, BLOCK_HW], tl.float32)
         acc_dxhat_xhat = tl.zeros([BLOCK_C, BLOCK_HW], tl.float32)
         for n in range(n_begin, n_end):
-            rows = n * stride_n + c_offs[:, None] * stride_c
             for hw_start in range(hw_begin, hw_end, BLOCK_HW):
-                hw = hw_start + tl.arange(0, BLOCK_HW)
-                mask = c_mask[:, None] & (hw < hw_end)[None, :]
-                offs = rows + hw[None, :] * stride_hw
+                _, mask, offs = _tile(
+                    n, hw_start, hw_end, c_offs, c_mask, stride_n, stride_c, stride_hw, BLOCK_HW
+                )
                 x_hat, scale, dz = _spade_grad_tile(
                     x_ptr, gamma_ptr, beta_ptr, dy_ptr, offs, mask, mean, rstd,
                     negative_slope, ACTIVATION,
@@ -197,7 +189,7 @@ def _spade_norm_act_bwd_kernel(
         if BATCH_STATS:
             sum_dxhat = tl.sum(acc_dxhat, 1)
             sum_dxhat_xhat = tl.sum(acc_dxhat_xhat, 1)
-            block_sums = (pid_n * tl.num_programs(2) + pid_hw) * C + c_offs
+            block_sums = (tl.program_id(1) * tl.num_programs(2) + tl.program_id(2)) * C + c_offs
             tl.store(sum_dxhat_ptr + block_sums, sum_dxhat, mask=c_mask)
             tl.store(sum_dxhat_xhat_ptr + block_sums, sum_dxhat_xhat, mask=c_mask)
             mean_dxhat = sum_dxhat / group_size
@@ -208,11 +200,10 @@ def _spade_norm_act_bwd_kernel(
 
     if BATCH_STATS and WRITE_DX:
         for n in range(n_begin, n_end):
-            rows = n * stride_n + c_offs[:, None] * stride_c
             for hw_start in range(hw_begin, hw_end, BLOCK_HW):
-                hw = hw_start + tl.arange(0, BLOCK_HW)
-                mask = c_mask[:, None] & (hw < hw_end)[None, :]
-                offs = rows + hw[None, :] * stride_hw
+                _, mask, offs = _tile(
+                    n, hw_start, hw_end, c_offs, c_mask, stride_n, stride_c, stride_hw, BLOCK_HW
+                )
                 if COMPUTE_SUMS:  # same program as the first loop: recompute, never re-read
                     x_hat, scale, dz = _spade_grad_tile(
                         x_ptr, gamma_ptr, beta_ptr, dy_ptr, offs, mask, mean, rstd,

@@ -31,3 +31,19 @@ def kernel_device(request, monkeypatch) -> torch.device:
     pytest.importorskip("triton")
     monkeypatch.setenv("FASTPIX_IMPL", "triton")
     return torch.device(request.param)
+
+
+@pytest.fixture
+def force_plan(monkeypatch, kernel_device):
+    """``force_plan(split)``: make the kernels' planner choose the split plan (partial
+    statistics + merge) or the fused one (whole groups per program) wherever it can."""
+
+    def force(split: bool) -> None:
+        from fastpix.kernels import norm_act
+
+        if kernel_device.type == "cpu":
+            monkeypatch.setattr(norm_act, "_CPU_TARGET_PROGRAMS", 1 << 20 if split else 1)
+        else:
+            monkeypatch.setattr(norm_act, "_PROGRAMS_PER_SM", 1 << 20 if split else 0)
+
+    return force

@@ -122,14 +122,11 @@ def test_edge_shapes(kernel_device, kind, shape, channels_last):
     ],
 )
 @pytest.mark.parametrize("split", [False, True], ids=["fused_plan", "split_plan"])
-def test_fused_and_split_plans(kernel_device, monkeypatch, kind, shape, split):
+def test_fused_and_split_plans(kernel_device, force_plan, kind, shape, split):
     """Both plans (whole groups per program / partial statistics + merge) on the same input."""
     from fastpix.kernels import norm_act as kernels
 
-    if kernel_device.type == "cpu":
-        monkeypatch.setattr(kernels, "_CPU_TARGET_PROGRAMS", 1 << 20 if split else 1)
-    else:
-        monkeypatch.setattr(kernels, "_PROGRAMS_PER_SM", 1 << 20 if split else 0)
+    force_plan(split)
     x = torch.randn(shape) * 3.0 + 1.0
     if shape[1] == 6:
         x = x.to(memory_format=torch.channels_last)

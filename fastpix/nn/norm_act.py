@@ -144,20 +144,31 @@ def _backward_fake(grad_y, x, weight, bias, *args):
     return dx, dweight, dbias
 
 
-if hasattr(torch.library, "custom_op"):  # torch >= 2.4: ops that torch.compile traces through
-    _forward_op = torch.library.custom_op(
-        "fastpix::norm_act_forward",
-        _forward_kernels,
+def define_ops(name: str, forward, forward_fake, forward_schema: str, backward, backward_fake,
+               backward_schema: str):  # fmt: skip
+    """The custom ops ``fastpix::<name>_forward`` (which updates the running statistics in
+    place) and ``fastpix::<name>_backward`` with their fake implementations, so that
+    torch.compile traces through them; on torch < 2.4, the plain functions."""
+    if not hasattr(torch.library, "custom_op"):
+        return forward, backward
+    forward_op = torch.library.custom_op(
+        f"fastpix::{name}_forward",
+        forward,
         mutates_args=("running_mean", "running_var"),
-        schema=_FORWARD_SCHEMA,
+        schema=forward_schema,
     )
-    _forward_op.register_fake(_forward_fake)
-    _backward_op = torch.library.custom_op(
-        "fastpix::norm_act_backward", _backward_kernels, mutates_args=(), schema=_BACKWARD_SCHEMA
+    forward_op.register_fake(forward_fake)
+    backward_op = torch.library.custom_op(
+        f"fastpix::{name}_backward", backward, mutates_args=(), schema=backward_schema
     )
-    _backward_op.register_fake(_backward_fake)
-else:  # older torch: the same functions, without torch.compile support
-    _forward_op, _backward_op = _forward_kernels, _backward_kernels
+    backward_op.register_fake(backward_fake)
+    return forward_op, backward_op
+
+
+_forward_op, _backward_op = define_ops(
+    "norm_act", _forward_kernels, _forward_fake, _FORWARD_SCHEMA,
+    _backward_kernels, _backward_fake, _BACKWARD_SCHEMA,
+)  # fmt: skip
 
 
 class _NormActFunction(torch.autograd.Function):

@@ -24,6 +24,7 @@ from fastpix.nn.norm_act import (
     KINDS,
     activation_reference,
     check_activation,
+    define_ops,
 )
 
 
@@ -102,23 +103,10 @@ def _backward_fake(grad_y, x, gamma, beta, *args):
     )
 
 
-if hasattr(torch.library, "custom_op"):  # torch >= 2.4: ops that torch.compile traces through
-    _forward_op = torch.library.custom_op(
-        "fastpix::spade_norm_act_forward",
-        _forward_kernels,
-        mutates_args=("running_mean", "running_var"),
-        schema=_FORWARD_SCHEMA,
-    )
-    _forward_op.register_fake(_forward_fake)
-    _backward_op = torch.library.custom_op(
-        "fastpix::spade_norm_act_backward",
-        _backward_kernels,
-        mutates_args=(),
-        schema=_BACKWARD_SCHEMA,
-    )
-    _backward_op.register_fake(_backward_fake)
-else:  # older torch: the same functions, without torch.compile support
-    _forward_op, _backward_op = _forward_kernels, _backward_kernels
+_forward_op, _backward_op = define_ops(
+    "spade_norm_act", _forward_kernels, _forward_fake, _FORWARD_SCHEMA,
+    _backward_kernels, _backward_fake, _BACKWARD_SCHEMA,
+)  # fmt: skip
 
 
 class _SpadeNormActFunction(torch.autograd.Function):
