@@ -95,8 +95,28 @@ def palette_to_class_reference(
 ) -> torch.Tensor:
     """Plain-torch nearest-palette classification; see ``palette_to_class``."""
     palette = check_palette(palette)
-    rgb, dim = to_rgb255(image, channel_dim, value_range)
-    rgb = rgb.movedim(dim, -1)
+    dim = check_image(image, channel_dim, value_range)
+    if image.dtype == torch.uint8:
+        # Masks hold few distinct colours (JPEG-damaged ones some thousands): classify each
+        # distinct colour once and scatter back. Exact, since a pixel's class depends on its
+        # value alone.
+        rgb = image.movedim(dim, -1).to(torch.int32)
+        packed = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+        distinct, inverse = torch.unique(packed, return_inverse=True)
+        distinct_rgb = torch.stack(
+            [(distinct >> 16) & 255, (distinct >> 8) & 255, distinct & 255], dim=-1
+        ).float()
+        index = _nearest(distinct_rgb, palette, max_distance, ignore_index)[inverse]
+    else:
+        rgb, dim = to_rgb255(image, channel_dim, value_range)
+        index = _nearest(rgb.movedim(dim, -1), palette, max_distance, ignore_index)
+    return index.to(dtype)
+
+
+def _nearest(
+    rgb: torch.Tensor, palette: torch.Tensor, max_distance: float | None, ignore_index: int
+) -> torch.Tensor:
+    """Index of the nearest palette colour for ...×3 float RGB in 0..255 units (int64)."""
     colors = palette.to(device=rgb.device, dtype=torch.float32)
     # One pass per colour keeps memory at O(pixels) instead of O(pixels × K); the strict
     # comparison keeps the lowest index on ties.
@@ -111,7 +131,7 @@ def palette_to_class_reference(
         index = torch.where(
             best > float(max_distance) ** 2, torch.full_like(index, ignore_index), index
         )
-    return index.to(dtype)
+    return index
 
 
 def color_table(
