@@ -264,19 +264,19 @@ class Barrier:
         rgb = textured(self.color, grain, fine, 0.1)
         alpha = np.ones(a.shape, np.float32)
         if self.style == 0:  # wooden boards
-            alpha[wrap(a, 0.14) < 0.02] = 0.6
+            alpha[wrap(a, 0.14) < 0.02] = 0.8
         elif self.style == 1:  # metal bars with rails
             bar = (
                 (wrap(a, 0.16) < 0.05)
                 | (np.abs(v - self.height + 0.08) < 0.05)
                 | (np.abs(v - 0.15) < 0.05)
             )
-            alpha = np.where(bar, 1.0, 0.55).astype(np.float32)
+            alpha = np.where(bar, 1.0, 0.7).astype(np.float32)
             rgb[~bar] *= 0.5
         else:  # wire mesh on posts
             mesh = (wrap(a + v, 0.12) < 0.025) | (wrap(a - v, 0.12) < 0.025)
             post = wrap(a, 2.5) < 0.08
-            alpha = np.where(post, 1.0, np.where(mesh, 0.9, 0.55)).astype(np.float32)
+            alpha = np.where(post, 1.0, np.where(mesh, 0.95, 0.7)).astype(np.float32)
             rgb[~(mesh | post)] *= 0.45
         return rgb, alpha
 
