@@ -298,7 +298,7 @@ def populate(rng: np.random.Generator, street: Street) -> list:
         for _ in range(int(rng.integers(0, 4))):
             x = rng.uniform(road_l + 1, road_r - 1)
             things.append(_sample_person(rng, x, street.crossing + rng.uniform(0.5, 3.5)))
-    for _ in range(int(rng.choice([0, 1, 1, 2, 2]))):
+    for _ in range(int(rng.choice([0, 1, 1, 2, 2, 3]))):
         side = street.sides[int(rng.integers(0, 2))]
         x = side.kerb - side.sign * rng.uniform(0.8, 1.8)
         things.append(_sample_bike(rng, x, rng.uniform(3.5, 9), rng.random() < 0.45, ridden=True))
@@ -413,7 +413,7 @@ def _barrier_line(rng: np.random.Generator, x: float, sign: int, z0: float, z1: 
     z = z0 + rng.uniform(0, 3)
     while z < z1:
         end = min(z + rng.uniform(8, 30), z1)
-        kind = str(rng.choice(["wall", "fence", "hedge"], p=[0.45, 0.45, 0.1]))
+        kind = str(rng.choice(["wall", "fence", "hedge"], p=[0.4, 0.5, 0.1]))
         things.append(_sample_barrier(rng, kind, x, sign, z, end))
         z = end + rng.uniform(0.0, 4.0)
     return things
