@@ -74,7 +74,7 @@ def test_png_pairs_hold_exact_labels(official, tmp_path):
 def test_jpeg_and_the_original_bicubic_labels(official, tmp_path):
     root, _ = official
     ours, original = tmp_path / "ours", tmp_path / "original"
-    prepare_cityscapes(root / "gtFine", root / "leftImg8bit", ours, size=(40, 36), workers=2)
+    prepare_cityscapes(root / "gtFine", root / "leftImg8bit", ours, size=(40, 36), workers=1)
     prepare_cityscapes(root / "gtFine", root / "leftImg8bit", original, size=(40, 36),
                        original_resize=True, phases=("val",), workers=1)  # fmt: skip
     assert not (original / "train").exists()

@@ -9,8 +9,13 @@ Reference behaviour (pix2pix ``get_params``): resize each half to ``load_size``,
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+    from PIL import Image
 
 Size = tuple[int, int]  # (height, width)
 
@@ -74,10 +79,12 @@ def pix2pix_jitter(
     return JitterConfig((load_size, load_size), (crop_size, crop_size), flip)
 
 
-def apply_jitter(image, config: JitterConfig, jitter: Jitter, resample: int):
+def apply_jitter(
+    image: Image.Image, config: JitterConfig, jitter: Jitter, resample: int
+) -> Image.Image:
     """Resize a PIL image to ``config.load_size`` with ``resample``, crop ``config.crop_size``
-    at the jitter's corner, then mirror it if the jitter says so (in this order, as the
-    native loader does)."""
+    at the jitter's corner, then mirror it if the jitter says so. The native loader applies
+    the same steps in the same order."""
     from PIL import Image
 
     if config.load_size is not None:
@@ -92,7 +99,7 @@ def apply_jitter(image, config: JitterConfig, jitter: Jitter, resample: int):
     return image
 
 
-def image_to_tensor(image):
+def image_to_tensor(image: Image.Image | np.ndarray) -> torch.Tensor:
     """PIL RGB image (or H×W×3 uint8 array) → float32 3×H×W tensor in [-1, 1], as pix2pix's
     ``ToTensor`` + ``Normalize(0.5, 0.5)``."""
     import torch

@@ -192,7 +192,6 @@ class Tree:
             return
         u, v = face.a - self.x, face.b
         region = face.window.region
-        grain, fine, _ = canvas.noise(face.window)
         # How deep inside the nearest blob each pixel is (1 at a centre, 0 on the outline),
         # and how high up in it (the top of each blob catches more light).
         depth_in = np.full(u.shape, -1.0, np.float32)
@@ -215,17 +214,15 @@ class Tree:
         crown = depth_in + 0.5 * (canvas.mid[region] - 0.5) > 0  # lumpy outline
         w = min_width(canvas, 0.3, self.z, MIN_POLE)
         trunk = (np.abs(u) < w / 2) & (v < self.trunk + 0.5)
-        leafy = 1.0 + 0.45 * (0.6 * grain + 1.6 * fine - 0.8)
-        shade = np.where(
-            crown,
-            leafy * (0.55 + 0.55 * height_in + 0.25 * np.clip(depth_in, 0, 1)),
-            1.0 + 0.1 * grain,
+        visible = canvas.visible(win, (crown | trunk) & face.inside, self.z)
+        crown, depth_in, height_in = crown[visible], depth_in[visible], height_in[visible]
+        grain, fine, _ = (n[visible] for n in canvas.noise(win))
+        leafy = (1.0 + 0.45 * (0.6 * grain + 1.6 * fine - 0.8)) * (
+            0.55 + 0.55 * height_in + 0.25 * np.clip(depth_in, 0, 1)
         )
-        rgb = np.where(crown[..., None], self.color, BARK_RGB) * shade[..., None]
-        mask = crown | trunk
-        canvas.paint(
-            face.window, mask & face.inside, self.z, VEGETATION, rgb * light.on(TOWARDS_CAMERA)
-        )
+        shade = np.where(crown, leafy, 1.0 + 0.1 * grain)
+        rgb = np.where(crown[:, None], self.color, BARK_RGB) * shade[:, None]
+        canvas.fill(win, visible, self.z, VEGETATION, rgb * light.on(TOWARDS_CAMERA))
 
 
 @dataclass
@@ -264,19 +261,19 @@ class Barrier:
         rgb = textured(self.color, grain, fine, 0.1)
         alpha = np.ones(a.shape, np.float32)
         if self.style == 0:  # wooden boards
-            alpha[wrap(a, 0.14) < 0.02] = 0.6
+            alpha[wrap(a, 0.14) < 0.02] = 0.8
         elif self.style == 1:  # metal bars with rails
             bar = (
                 (wrap(a, 0.16) < 0.05)
                 | (np.abs(v - self.height + 0.08) < 0.05)
                 | (np.abs(v - 0.15) < 0.05)
             )
-            alpha = np.where(bar, 1.0, 0.55).astype(np.float32)
+            alpha = np.where(bar, 1.0, 0.7).astype(np.float32)
             rgb[~bar] *= 0.5
         else:  # wire mesh on posts
             mesh = (wrap(a + v, 0.12) < 0.025) | (wrap(a - v, 0.12) < 0.025)
             post = wrap(a, 2.5) < 0.08
-            alpha = np.where(post, 1.0, np.where(mesh, 0.9, 0.55)).astype(np.float32)
+            alpha = np.where(post, 1.0, np.where(mesh, 0.95, 0.7)).astype(np.float32)
             rgb[~(mesh | post)] *= 0.45
         return rgb, alpha
 

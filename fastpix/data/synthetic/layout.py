@@ -40,7 +40,18 @@ HAIR = np.array([[0.08, 0.06, 0.05], [0.3, 0.2, 0.1], [0.7, 0.6, 0.35], [0.6, 0.
 HELMETS = np.array([[0.9, 0.9, 0.88], [0.1, 0.1, 0.1], [0.8, 0.2, 0.1], [0.2, 0.4, 0.8]])
 AWNINGS = np.array([[0.6, 0.1, 0.1], [0.1, 0.3, 0.2], [0.2, 0.2, 0.45], [0.55, 0.45, 0.2]])
 PAVING = np.array([[0.62, 0.62, 0.6], [0.66, 0.6, 0.52], [0.6, 0.45, 0.4], [0.55, 0.56, 0.58]])
-POLE_COLORS = np.array([[0.55, 0.56, 0.58], [0.3, 0.31, 0.33], [0.2, 0.3, 0.24]])
+# Painted or galvanised dark, so that poles stand out against pale facades.
+POLE_COLORS = np.array(
+    [[0.3, 0.31, 0.33], [0.16, 0.26, 0.2], [0.12, 0.12, 0.13], [0.4, 0.42, 0.45]]
+)
+# Bicycles have bright frames; motorcycles dark or metallic bodies.
+BIKE_FRAMES = np.array(
+    [[0.85, 0.1, 0.1], [0.1, 0.45, 0.85], [0.95, 0.8, 0.1], [0.2, 0.7, 0.3], [0.92, 0.92, 0.9],
+     [0.9, 0.45, 0.1]]
+)  # fmt: skip
+MOTO_BODIES = np.array(
+    [[0.08, 0.08, 0.09], [0.3, 0.31, 0.33], [0.5, 0.06, 0.06], [0.1, 0.15, 0.35]]
+)
 SIGNAL_HOUSINGS = np.array([[0.08, 0.08, 0.08], [0.15, 0.2, 0.15], [0.75, 0.6, 0.1]])
 SIGN_KINDS = ("round", "triangle", "yield", "square", "diamond", "octagon")
 PARKING_WIDTH = 2.2
@@ -287,7 +298,7 @@ def populate(rng: np.random.Generator, street: Street) -> list:
         for _ in range(int(rng.integers(0, 4))):
             x = rng.uniform(road_l + 1, road_r - 1)
             things.append(_sample_person(rng, x, street.crossing + rng.uniform(0.5, 3.5)))
-    for _ in range(int(rng.choice([0, 1, 1, 2, 2]))):
+    for _ in range(int(rng.choice([0, 1, 1, 2, 2, 3]))):
         side = street.sides[int(rng.integers(0, 2))]
         x = side.kerb - side.sign * rng.uniform(0.8, 1.8)
         things.append(_sample_bike(rng, x, rng.uniform(3.5, 9), rng.random() < 0.45, ridden=True))
@@ -353,7 +364,7 @@ def _sign_post(rng: np.random.Generator, x: float, z: float) -> list:
 
 def _signal_pole(rng: np.random.Generator, x: float, z: float, sign: int) -> list:
     """A traffic-light pole: a head on the pole, or a mast arm with a head over the road."""
-    color = (np.array([0.35, 0.36, 0.38]) * rng.uniform(0.8, 1.4)).astype(np.float32)
+    color = _pick(rng, POLE_COLORS)
     housing = SIGNAL_HOUSINGS[rng.choice(3, p=[0.6, 0.25, 0.15])].astype(np.float32)
     lit = int(rng.integers(0, 3))
     backplate = bool(rng.random() < 0.5)
@@ -402,7 +413,7 @@ def _barrier_line(rng: np.random.Generator, x: float, sign: int, z0: float, z1: 
     z = z0 + rng.uniform(0, 3)
     while z < z1:
         end = min(z + rng.uniform(8, 30), z1)
-        kind = str(rng.choice(["wall", "fence", "hedge"], p=[0.45, 0.45, 0.1]))
+        kind = str(rng.choice(["wall", "fence", "hedge"], p=[0.4, 0.5, 0.1]))
         things.append(_sample_barrier(rng, kind, x, sign, z, end))
         z = end + rng.uniform(0.0, 4.0)
     return things
@@ -474,7 +485,7 @@ def _sample_person(rng: np.random.Generator, x: float, z: float) -> Person:
 
 
 def _sample_bike(rng: np.random.Generator, x: float, z: float, motor: bool, ridden: bool) -> Bike:
-    frame = _pick(rng, CAR_COLORS if motor else CLOTHES)
+    frame = _pick(rng, MOTO_BODIES if motor else BIKE_FRAMES)
     rider = helmet = None
     if ridden:
         rider = _sample_person(rng, x, z)

@@ -178,23 +178,25 @@ class Bike:
         mask = np.zeros(u.shape, bool)
         rgb = solid(u.shape, [0.3, 0.3, 0.32])
         for hub in (MOTO["rear"], MOTO["front"]):
-            disk, ring, d = self._wheel(u, v, hub, r, 0.1)
+            disk, ring, d = self._wheel(u, v, hub, r, 0.12)
             mask |= disk
             rgb[disk] = 0.35
             rgb[ring] = 0.05
             rgb[disk & (d < 0.07)] = 0.55
-        engine = ellipse(u, v, 0.0, 0.42, 0.3, 0.2)
-        tank = ellipse(u, v, 0.1, 0.78, 0.42, 0.15)
-        seat = ellipse(u, v, -0.38, 0.82, 0.32, 0.08)
-        tail = capsule(u, v, (-0.4, 0.78), (-0.82, 0.68), 0.08)
-        fork = capsule(u, v, MOTO["front"], (0.52, 1.0), 0.045)
+        # A solid mass between the wheels (engine, tank, fairing) tells it from a bicycle.
+        engine = ellipse(u, v, 0.0, 0.45, 0.38, 0.26)
+        tank = ellipse(u, v, 0.1, 0.78, 0.46, 0.19)
+        fairing = ellipse(u, v, 0.5, 0.85, 0.2, 0.22)
+        seat = ellipse(u, v, -0.38, 0.84, 0.34, 0.1)
+        tail = capsule(u, v, (-0.4, 0.78), (-0.82, 0.68), 0.1)
+        fork = capsule(u, v, MOTO["front"], (0.52, 1.0), 0.06)
         bar = capsule(u, v, (0.42, 1.08), (0.62, 1.02), 0.03)
         exhaust = capsule(u, v, (-0.1, 0.28), (-0.85, 0.4), 0.05)
         headlight = ellipse(u, v, 0.64, 0.92, 0.07, 0.08)
-        mask |= engine | tank | seat | tail | fork | bar | exhaust | headlight
-        rgb[engine] = [0.22, 0.22, 0.24]
+        mask |= engine | tank | fairing | seat | tail | fork | bar | exhaust | headlight
+        rgb[engine] = [0.2, 0.2, 0.22]
         rgb[exhaust] = [0.7, 0.7, 0.72]
-        rgb[tank | tail] = self.frame
+        rgb[tank | tail | fairing] = self.frame
         rgb[seat] = 0.06
         rgb[fork | bar] = 0.4
         rgb[headlight] = [1.0, 0.95, 0.8]
