@@ -65,12 +65,15 @@ def train(config: SegmentationConfig | Pix2PixConfig, until: int | None = None) 
         trainer.close()
 
 
-def resume(path: str | os.PathLike, until: int | None = None, **overrides: Any) -> dict[str, Any]:
-    """Continue the run of a run folder or checkpoint file (see ``Trainer.resume``)."""
+def resume(
+    path: str | os.PathLike, until: int | None = None, task: str | None = None, **overrides: Any
+) -> dict[str, Any]:
+    """Continue the run of a run folder or checkpoint file (which must be of ``task`` when
+    given); ``overrides`` as ``Trainer.from_checkpoint`` allows. Returns the run summary."""
     from fastpix.checkpoint import load_checkpoint
     from fastpix.train.trainer import resolve_checkpoint
 
-    checkpoint = load_checkpoint(resolve_checkpoint(path))
+    checkpoint = load_checkpoint(resolve_checkpoint(path), task=task)
     trainer = trainer_class(checkpoint.get("task")).from_checkpoint(checkpoint, **overrides)
     try:
         return trainer.fit(until)

@@ -170,7 +170,8 @@ class Trainer:
         self._plot()
         if self._stop.is_set():
             self.log.message(
-                f"stopped at step {self.step}; continue with: fastpix train --resume {self.out}"
+                f"stopped at step {self.step}; continue with: fastpix train {self.task} "
+                f"--resume {self.out}"
             )
         return self.summary(seconds, self.step - first_step)
 
