@@ -41,7 +41,9 @@ class TrainConfig:
     load_size: int | None = None  # resize each half to this square first; None: to `size`
     flip: bool = True  # random horizontal flip of training pairs (p = 1/2)
     loader: str = "auto"  # auto (native PairLoader, PIL where it cannot) | native | pil
-    workers: int = 2  # decoder threads (native) or DataLoader worker processes (pil)
+    workers: int = (
+        2  # decoder threads (native; 0: all cores) or DataLoader processes (pil; 0: none)
+    )
     max_distance: float | None = None  # colour masks: farther than this from every colour → ignore
     # -- schedule ------------------------------------------------------------------------------
     epochs: int = 1  # passes over the training split
@@ -77,10 +79,16 @@ class TrainConfig:
         _choice(self, "loader", LOADERS)
         _choice(self, "amp", AMP_MODES)
         _choice(self, "lr_policy", LR_POLICIES)
-        for name in ("size", "epochs", "batch_size", "workers", "log_every", "num_samples"):
+        for name in ("size", "epochs", "batch_size", "log_every", "num_samples"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("sample_every", "checkpoint_every", "warmup_steps", "n_epochs_decay"):
+        for name in (
+            "workers",
+            "sample_every",
+            "checkpoint_every",
+            "warmup_steps",
+            "n_epochs_decay",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.steps is not None and self.steps < 1:

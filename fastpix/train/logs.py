@@ -11,7 +11,8 @@ written atomically (temporary file, then rename), so a crash never leaves half o
 - ``loss_curves.png``: training losses (and validation loss) against steps, one panel per
   network (segmenter; G and D), and the validation scores.
 - ``samples/step_XXXXXXXX.png``: rows of input | output | target for fixed validation pairs.
-- ``progress.gif``: the sample grids in step order, one frame each (as seed 000's GIF).
+- ``progress.gif``: the sample grids in step order, one frame each (as seed 000's GIF),
+  rebuilt whenever the loss curves are.
 """
 
 from __future__ import annotations
@@ -157,19 +158,24 @@ class RunLog:
 
     def save_samples(self, step: int, columns: Sequence[np.ndarray]) -> Path | None:
         """``samples/step_XXXXXXXX.png``: row i shows ``columns[c][i]`` side by side (each an
-        N×H×W×3 uint8 array), then ``progress.gif`` is rebuilt from all grids."""
+        N×H×W×3 uint8 array)."""
         if not self.enabled:
             return None
         path = self.out / SAMPLES_DIR / f"step_{step:08d}.png"
         write_image(path, sample_grid(columns))
-        self._write_gif()
         return path
 
-    def _write_gif(self) -> None:
+    def write_gif(self) -> None:
+        """``progress.gif`` from the sample grids so far (at most ``GIF_MAX_FRAMES``, evenly
+        spaced, always with the last)."""
         from PIL import Image
 
+        if not self.enabled:
+            return
         grids = sorted((self.out / SAMPLES_DIR).glob("step_*.png"))
-        if len(grids) > GIF_MAX_FRAMES:  # evenly spaced, always with the last
+        if not grids:
+            return
+        if len(grids) > GIF_MAX_FRAMES:
             picks = np.linspace(0, len(grids) - 1, GIF_MAX_FRAMES).round().astype(int)
             grids = [grids[i] for i in sorted(set(picks.tolist()))]
         frames = []

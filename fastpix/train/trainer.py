@@ -8,7 +8,8 @@ columns (``sample_columns``). ``Trainer`` runs the loop around them:
   after every optimizer step; every ``log_every`` steps a train record, every
   ``sample_every`` steps a sample grid, every ``checkpoint_every`` steps ``last.pt``;
 - at each epoch end: validation (every ``val_every`` epochs and after the last step), the best
-  checkpoint by the trainer's metric, ``last.pt`` and the loss curves.
+  checkpoint by the trainer's metric and ``last.pt``; the loss curves and the progress GIF
+  at most once a minute and when the run ends.
 
 A checkpoint holds everything the next step depends on (weights, optimizer, schedule and
 grad-scaler states, every rank's random states, epoch and position, the running log sums and
@@ -52,6 +53,7 @@ CHECKPOINT_DIR = "checkpoints"
 LAST = "last.pt"
 BEST = "best.pt"
 CONFIG_FILE = "config.json"
+PLOT_EVERY_S = 60.0  # redraw loss_curves.png at an epoch end at most this often (and at the end)
 # Fields a resumed run may change: how long and where it runs, and what it shows.
 RESUME_OVERRIDES = ("epochs", "steps", "device", "threads", "progress", "workers", "loader")
 
@@ -95,9 +97,12 @@ class Trainer:
         self._sums: dict[str, float] = {}  # losses summed since the last train record
         self._count = 0
         self._interval_steps = 0
-        self._interval_start = time.perf_counter()
+        self._interval_start = self._plotted_at = time.perf_counter()
         self._stop = threading.Event()
         self.samples = None
+        if self.runtime.is_main:  # left by a writer that was killed (see save_checkpoint)
+            for stale in (self.out / CHECKPOINT_DIR).glob(".*.tmp"):
+                stale.unlink(missing_ok=True)
         if checkpoint is not None:
             self._restore(checkpoint)
 
@@ -138,7 +143,8 @@ class Trainer:
         if self.runtime.is_main:
             write_text(self.out / CONFIG_FILE, json.dumps(self.config.to_dict(), indent=1) + "\n")
         self.log.start_bar(self.total_steps, self.step, f"{self.task} {self.out.name}")
-        self._interval_start = time.perf_counter()
+        self._interval_start = self._plotted_at = time.perf_counter()
+        self._interval_steps = 0
         started, first_step = time.perf_counter(), self.step
         batches = None
         with _StopOnInterrupt(self._stop):
@@ -224,7 +230,8 @@ class Trainer:
         if self.epoch % config.val_every == 0 or last:
             self._validate()
         self.save(LAST)
-        self._plot()
+        if time.perf_counter() - self._plotted_at >= PLOT_EVERY_S:
+            self._plot()
 
     def _validate(self) -> None:
         if self.val_batches is None:
@@ -263,7 +270,10 @@ class Trainer:
                            getattr(self.config, "direction", "AtoB"))  # fmt: skip
 
     def _plot(self) -> None:
+        """Redraw the summaries of the run so far: loss curves and the progress GIF."""
         self.log.plot_curves(self.curve_panels(), [self.best_metric])
+        self.log.write_gif()
+        self._plotted_at = time.perf_counter()
 
     # -- checkpoints -----------------------------------------------------------------------
 
