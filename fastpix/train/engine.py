@@ -109,6 +109,15 @@ class Runtime:
             dist.all_reduce(tensor)
         return tensor
 
+    def sync_buffers(self, *modules: nn.Module) -> None:
+        """Give every rank rank 0's buffers (batch-norm running statistics drift apart:
+        each rank's forward passes update them with its own batches)."""
+        if not self.distributed:
+            return
+        for module in modules:
+            for buffer in unwrap(module).buffers():
+                dist.broadcast(buffer, src=0)
+
     def gather(self, value: Any) -> list[Any]:
         """Every rank's ``value`` (picklable), in rank order."""
         if not self.distributed:

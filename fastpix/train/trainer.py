@@ -236,6 +236,7 @@ class Trainer:
     def _validate(self) -> None:
         if self.val_batches is None:
             return
+        self.runtime.sync_buffers(*(net for _, _, net in self.nets.values()))
         scores = self.evaluate()
         self.validated_at = self.step
         self.last_scores = scores
