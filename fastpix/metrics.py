@@ -142,6 +142,7 @@ def fcn_score(
     num_classes: int,
     ignore_index: int = 255,
     device: torch.device | str | None = None,
+    matrix: ConfusionMatrix | None = None,
 ) -> dict[str, object]:
     """FCN-score of generated photos (pix2pix paper, labels→photo): segment each generated
     photo with a trained segmenter and score the prediction against the input labels.
@@ -151,6 +152,8 @@ def fcn_score(
             (or N×H×W class maps).
         batches: iterable of ``(photos, labels)`` with labels N×H×W class ids.
         num_classes: K.
+        matrix: accumulate into this confusion matrix instead of a new one (e.g. to
+            ``all_reduce`` it over processes before computing the scores).
     Returns:
         The ``ConfusionMatrix.compute()`` dict.
     """
@@ -158,7 +161,7 @@ def fcn_score(
         segmenter.eval()
         if device is None:
             device = next(segmenter.parameters()).device
-    cm = ConfusionMatrix(num_classes, ignore_index=ignore_index, device=device)
+    cm = matrix if matrix is not None else ConfusionMatrix(num_classes, ignore_index, device)
     for photos, labels in batches:
         photos = photos.to(device) if device is not None else photos
         out = segmenter(photos)

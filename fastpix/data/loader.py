@@ -214,6 +214,7 @@ class PairLoader:
         ) and torch.cuda.is_available()
         self.rank, self.world_size = _shard(rank, world_size)
         self.epoch = 0
+        self._start = 0  # batches of the next epoch to skip (set_epoch)
         self._stream = None  # the loader's CUDA stream, made on first use
         self.skipped = 0
         self.errors: list[str] = []
@@ -330,9 +331,13 @@ class PairLoader:
 
     # -- epochs, sharding, batches ----------------------------------------------------------
 
-    def set_epoch(self, epoch: int) -> None:
-        """Use ``epoch`` for the next iteration (order and jitter); iterations advance it."""
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        """Use ``epoch`` for the next iteration (order and jitter); iterations advance it.
+        ``start`` skips the epoch's first batches without decoding them (resuming a run)."""
+        if not 0 <= start <= len(self):
+            raise ValueError(f"start must lie in 0..{len(self)} (batches per epoch), got {start}")
         self.epoch = int(epoch)
+        self._start = int(start)
 
     def _rank_indices(self, epoch: int) -> np.ndarray:
         n = len(self.pairs)
@@ -367,9 +372,10 @@ class PairLoader:
         return [order[i * self.batch_size : (i + 1) * self.batch_size] for i in range(len(self))]
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        epoch = self.epoch
+        epoch, start = self.epoch, self._start
         self.epoch += 1
-        batches = self.batch_indices(epoch)
+        self._start = 0
+        batches = self.batch_indices(epoch)[start:]
 
         def load(indices: list[int]):
             return self._load(indices, epoch)

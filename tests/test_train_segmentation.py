@@ -1,0 +1,276 @@
+"""Segmentation trainer: learning, best checkpoint, losses, LR policies, NaN guard, run files,
+CLI. Tiny U-Nets on a handful of 32×32 synthetic scenes."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import fastpix.train as ft
+from fastpix.checkpoint import load_checkpoint
+from fastpix.cli import main as cli_main
+from fastpix.data import write_synthetic
+from fastpix.train.config import Pix2PixConfig, SegmentationConfig, get_preset
+from fastpix.train.engine import NonFiniteLossError, lr_factor
+from fastpix.train.evaluate import evaluate_checkpoint
+from fastpix.train.losses import gan_loss, segmentation_loss
+from fastpix.train.segmentation import SegmentationTrainer
+
+SIZE = 32
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("seg") / "synth"
+    write_synthetic(root, n=10, size=SIZE, png=True, val_fraction=0.2, workers=1)
+    return root
+
+
+def tiny(data, out, **overrides) -> SegmentationConfig:
+    settings = dict(
+        data=str(data), out=str(out), size=SIZE, model="unet",
+        model_options={"base_channels": 4}, batch_size=4, lr=1e-2, epochs=4, log_every=1,
+        sample_every=0, checkpoint_every=0, progress=False, threads=1, workers=1,
+    )  # fmt: skip
+    settings.update(overrides)
+    return SegmentationConfig(**settings)
+
+
+def records(out, kind):
+    lines = (out / "metrics.jsonl").read_text().splitlines()
+    return [r for r in map(json.loads, lines) if r["kind"] == kind]
+
+
+def test_loss_decreases_and_best_checkpoint_follows_miou(data, tmp_path):
+    out = tmp_path / "run"
+    summary = ft.train(tiny(data, out, epochs=8))
+    losses = [r["loss"] for r in records(out, "train")]
+    assert len(losses) == 8 * 2  # 8 training scenes in batches of 4
+    assert np.mean(losses[-3:]) < 0.8 * np.mean(losses[:3])
+
+    val = records(out, "val")
+    assert [r["step"] for r in val] == list(range(2, 17, 2))  # every epoch
+    best = max(val, key=lambda r: r["miou"])  # first of equal maxima, as ">" keeps it
+    assert summary["best"]["value"] == best["miou"] and summary["best"]["step"] == best["step"]
+    ckpt = load_checkpoint(out / "checkpoints" / "best.pt", task="segmentation")
+    assert ckpt["step"] == best["step"] and ckpt["best"]["value"] == best["miou"]
+    assert load_checkpoint(out / "checkpoints" / "last.pt")["step"] == 16
+    # An independent pass over the validation split with the saved weights gives that score.
+    result = evaluate_checkpoint(out / "checkpoints" / "best.pt", data, device="cpu")
+    assert result["scores"]["miou"] == pytest.approx(best["miou"], abs=1e-12)
+    assert result["scores"]["pixels"] == 2 * SIZE * SIZE - _void_pixels(data)
+
+
+def _void_pixels(data) -> int:
+    from fastpix.data import SegmentationDataset
+
+    return sum(int((mask == 255).sum()) for _, mask in SegmentationDataset(data, "val"))
+
+
+def test_checkpoint_format_for_export(data, tmp_path):
+    out = tmp_path / "run"
+    ft.train(tiny(data, out, epochs=1))
+    ckpt = load_checkpoint(out / "checkpoints" / "last.pt", task="segmentation")
+    assert ckpt["models"]["model"]["name"] == "unet"
+    assert ckpt["models"]["model"]["options"] == {"base_channels": 4, "num_classes": 19}
+    assert ckpt["data"] == {"size": [SIZE, SIZE], "mean": [0.5] * 3, "std": [0.5] * 3,
+                            "layout": "kaggle"}  # fmt: skip
+    assert ckpt["label_set"]["name"] == "trainid"
+    assert ckpt["fastpix_version"] and ckpt["config"]["task"] == "segmentation"
+
+
+def test_binary_road_training(data, tmp_path):
+    out = tmp_path / "road"
+    summary = ft.train(tiny(data, out, label_set="road", binary=True, epochs=3))
+    ckpt = load_checkpoint(out / "checkpoints" / "last.pt")
+    assert ckpt["models"]["model"]["options"]["num_classes"] == 1
+    val = records(out, "val")[-1]
+    assert len(val["iou"]) == 2 and 0.0 <= val["miou"] <= 1.0
+    assert summary["scores"]["pixel_acc"] == val["pixel_acc"]
+
+
+def test_segmentation_loss_against_hand_computation():
+    torch.manual_seed(0)
+    logits = torch.randn(2, 3, 4, 5)
+    target = torch.randint(0, 3, (2, 4, 5))
+    target[0, 0, :3] = 255
+    log_p = logits.log_softmax(1)
+    valid = target != 255
+    picked = log_p.gather(1, target.clamp(max=2)[:, None])[:, 0]
+    expected = -(picked[valid]).mean()
+    torch.testing.assert_close(segmentation_loss(logits, target), expected)
+    # binary: BCE with logits over the non-ignored pixels, class 1 positive
+    one = logits[:, :1]
+    p = torch.sigmoid(one[:, 0])
+    y = (target == 1).float()
+    manual = -(y * p.log() + (1 - y) * (1 - p).log())[valid].mean()
+    torch.testing.assert_close(segmentation_loss(one, target, binary=True), manual)
+    total = segmentation_loss(one, target, binary=True, reduction="sum")
+    torch.testing.assert_close(total, manual * valid.sum())
+
+
+def test_gan_losses_against_formulas():
+    pred = torch.tensor([[-2.0, 0.5], [1.0, 3.0]])
+    sig = torch.sigmoid(pred)
+    torch.testing.assert_close(gan_loss(pred, True), -sig.log().mean())
+    torch.testing.assert_close(gan_loss(pred, False), -(1 - sig).log().mean())
+    torch.testing.assert_close(gan_loss(pred, True, "lsgan"), ((pred - 1) ** 2).mean())
+    torch.testing.assert_close(gan_loss(pred, False, "lsgan"), (pred**2).mean())
+    with pytest.raises(ValueError, match="wgangp"):
+        gan_loss(pred, True, "wgangp")
+
+
+def test_lr_policies_match_the_references():
+    # pix2pix reference, measured (shared/reference/pix2pix.md §1.5): epochs 1-100 use 2e-4,
+    # epoch 101 1.98e-4, epoch 150 1.01e-4, epoch 200 1.98e-6 (1-based epochs).
+    config = Pix2PixConfig(epochs=200, n_epochs_decay=100, lr_policy="linear")
+    factor = lr_factor(config, steps_per_epoch=7, total_steps=1400)
+    lr = {epoch: 2e-4 * factor(7 * (epoch - 1) + 3) for epoch in (1, 100, 101, 150, 200)}
+    assert lr[1] == lr[100] == 2e-4
+    assert lr[101] == pytest.approx(1.98e-4, abs=5e-7)
+    assert lr[150] == pytest.approx(1.01e-4, abs=5e-7)
+    assert lr[200] == pytest.approx(1.98e-6, abs=5e-9)
+    step = lr_factor(get_preset("pix2pix-seed000"), 2975, 50_000)
+    assert [step(s) for s in (0, 9_999, 10_000, 25_000, 49_999)] == [1, 1, 0.75, 0.5625, 0.75**4]
+    cosine = lr_factor(SegmentationConfig(lr_policy="cosine", warmup_steps=4), 10, 104)
+    assert [cosine(s) for s in (0, 3)] == [0.25, 1.0]
+    assert cosine(54) == pytest.approx(0.5) and cosine(104) == pytest.approx(0.0)
+
+
+class _PoisonedBatches:
+    """The trainer's batches with NaN photos at the given 1-based steps."""
+
+    def __init__(self, batches, steps):
+        self.batches, self.steps, self.count = batches, set(steps), 0
+
+    def __len__(self):
+        return len(self.batches)
+
+    def epoch(self, epoch, start=0):
+        for photos, classes in self.batches.epoch(epoch, start):
+            self.count += 1
+            if self.count in self.steps:
+                photos = torch.full_like(photos, float("nan"))
+            yield photos, classes
+
+
+def _state(trainer):
+    model = trainer.model
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def test_nan_guard_skips_the_update_and_reports_the_step(data, tmp_path):
+    trainer = SegmentationTrainer(tiny(data, tmp_path / "nan", epochs=2))
+    trainer.train_batches = _PoisonedBatches(trainer.train_batches, [3])
+    seen = {}
+    step = trainer.train_step
+
+    def watched(photos, classes):
+        before = _state(trainer)
+        losses, finite = step(photos, classes)
+        seen[trainer.step + 1] = (before, _state(trainer), finite)
+        return losses, finite
+
+    trainer.train_step = watched
+    summary = trainer.fit()
+    before, after, finite = seen[3]
+    assert not finite and all(torch.equal(before[k], after[k]) for k in before)  # incl. BN stats
+    assert all(f for s, (_, _, f) in seen.items() if s != 3)
+    moved = seen[4]  # the next step trains again
+    assert any(not torch.equal(moved[0][k], moved[1][k]) for k in moved[0])
+    bad = records(tmp_path / "nan", "nonfinite")
+    assert [r["step"] for r in bad] == [3] and bad[0]["loss"] == "nan"
+    assert summary["nonfinite_steps"] == 1 and summary["finished"]
+
+
+def test_nan_guard_stops_after_consecutive_failures(data, tmp_path):
+    trainer = SegmentationTrainer(tiny(data, tmp_path / "nan", epochs=3, max_nonfinite=2))
+    trainer.train_batches = _PoisonedBatches(trainer.train_batches, [2, 3, 4])
+    with pytest.raises(NonFiniteLossError, match="step 3: non-finite loss"):
+        trainer.fit()
+
+
+def test_run_folder_files(data, tmp_path):
+    out = tmp_path / "files"
+    ft.train(tiny(data, out, epochs=2, sample_every=1, num_samples=2))
+    assert json.loads((out / "config.json").read_text())["model_options"]["base_channels"] == 4
+    with Image.open(out / "loss_curves.png") as curves:
+        assert curves.format == "PNG" and curves.size[0] > 400
+    grids = sorted((out / "samples").glob("step_*.png"))
+    assert [g.name for g in grids] == [f"step_{s:08d}.png" for s in range(1, 5)]
+    with Image.open(grids[0]) as grid:  # 2 rows × (input | output | target), 2-pixel gaps
+        assert grid.size == (3 * SIZE + 4, 2 * SIZE + 2)
+        target = np.asarray(grid)[:SIZE, 2 * SIZE + 4 :]
+    from fastpix.data import SegmentationDataset
+    from fastpix.labels import get_label_set
+
+    _, mask = SegmentationDataset(data, "val")[0]
+    expected = get_label_set("trainid").colorize(mask).numpy()
+    assert np.array_equal(target, expected)
+    arrays = [np.asarray(Image.open(g)) for g in grids]
+    # GIF writers merge a frame that repeats the previous one into it.
+    distinct = 1 + sum(not np.array_equal(a, b) for a, b in zip(arrays, arrays[1:]))
+    with Image.open(out / "progress.gif") as gif:
+        assert gif.format == "GIF" and gif.n_frames == distinct
+        assert gif.size == grid.size
+
+
+def test_cli_help_and_errors(data, tmp_path, capsys):
+    for argv in (["train", "--help"], ["train", "segmentation", "--help"],
+                 ["train", "pix2pix", "--help"], ["evaluate", "--help"]):  # fmt: skip
+        with pytest.raises(SystemExit) as exit_info:
+            cli_main(argv)
+        assert exit_info.value.code == 0
+    assert "--preset" in capsys.readouterr().out
+    base = ["train", "segmentation", "--data", str(data), "--out", str(tmp_path / "x")]
+    assert cli_main([*base, "--amp", "fp16", "--device", "cpu"]) == 2
+    assert "amp fp16 needs a CUDA device" in capsys.readouterr().err
+    assert cli_main([*base, "--set", "colour=blue"]) == 2
+    assert "unknown segmentation config fields: colour" in capsys.readouterr().err
+    assert cli_main([*base, "--option", "width"]) == 2
+    assert "expected KEY=VALUE" in capsys.readouterr().err
+    assert cli_main(["train", "segmentation", "--data", str(tmp_path / "none")]) == 2
+    assert "data folder not found" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["train", "segmentation", "--preset", "pix2pix-cityscapes"])
+    assert exit_info.value.code == 2
+
+
+def test_cli_trains_evaluates_and_refuses_foreign_files(data, tmp_path, capsys):
+    out = tmp_path / "cli"
+    argv = ["train", "segmentation", "--data", str(data), "--out", str(out), "--size", "32",
+            "--option", "base_channels=4", "--batch-size", "4", "--epochs", "1", "--threads",
+            "1", "--no-progress", "--sample-every", "0"]  # fmt: skip
+    assert cli_main(argv) == 0
+    printed = capsys.readouterr().out  # a validation line, then the summary as JSON
+    assert json.loads(printed[printed.index("{\n") :])["step"] == 2
+    scores = tmp_path / "scores.json"
+    best = str(out / "checkpoints" / "best.pt")
+    assert cli_main(["evaluate", "--checkpoint", best, "--data", str(data),
+                     "--json", str(scores)]) == 0  # fmt: skip
+    assert "| road |" in capsys.readouterr().out
+    saved = json.loads(scores.read_text())["scores"]
+    assert saved["miou"] == pytest.approx(records(out, "val")[-1]["miou"])
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(2)}, foreign)
+    assert cli_main(["evaluate", "--checkpoint", str(foreign), "--data", str(data)]) == 2
+    assert "foreign.pt: not a fastpix checkpoint" in capsys.readouterr().err
+    assert cli_main(["train", "pix2pix", "--resume", str(out)]) == 2
+    assert "a 'segmentation' checkpoint, expected 'pix2pix'" in capsys.readouterr().err
+
+
+def test_presets_are_valid():
+    for name in ft.PRESETS:
+        config = get_preset(name, data="d")
+        config.check()
+    assert get_preset("road-unet-seed004").binary
+    assert get_preset("fcn-resnet34-seed003").batch_size == 32
+    assert get_preset("cgan-seed001").generator == "cgan_g"
+    assert math.isclose(get_preset("pix2pix-cityscapes").lr, 2e-4)
+    with pytest.raises(ValueError, match="unknown preset 'nope'; valid presets: unet-seed001"):
+        get_preset("nope")
