@@ -166,6 +166,19 @@ def info_from_onnx_metadata(props: dict[str, str], where: str) -> DeployInfo:
     return DeployInfo.from_dict(data, where)
 
 
+def write_onnx_info(path: str | os.PathLike, info: DeployInfo) -> None:
+    """Replace the ``metadata_props`` of the ONNX file at ``path`` with ``info``'s."""
+    import onnx
+
+    model = onnx.load(os.fspath(path))
+    del model.metadata_props[:]
+    for key, value in onnx_metadata(info).items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    model.doc_string = f"fastpix {info.kind} with {info.head} head ({info.precision}, {info.mode})"
+    onnx.save(model, os.fspath(path))
+
+
 def read_onnx_info(path: str | os.PathLike) -> DeployInfo:
     """The ``DeployInfo`` stored in an ONNX file exported by fastpix."""
     import onnx
@@ -188,4 +201,5 @@ __all__ = [
     "info_from_onnx_metadata",
     "onnx_metadata",
     "read_onnx_info",
+    "write_onnx_info",
 ]

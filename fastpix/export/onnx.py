@@ -28,7 +28,7 @@ from torch import nn
 
 from fastpix.export.files import temporary_output
 from fastpix.export.heads import Deployed, check_head
-from fastpix.export.metadata import DeployInfo, onnx_metadata
+from fastpix.export.metadata import DeployInfo, write_onnx_info
 from fastpix.export.source import ModelSource, inference_network, resolve_mode, source_from_model
 
 MIN_OPSET = 17
@@ -37,7 +37,7 @@ TOLERANCES = {"fp32": (1e-4, 0.9999), "fp16": (1e-2, 0.99)}
 VERIFY_SEED = 1234
 
 
-class VerificationError(RuntimeError):
+class VerificationError(ValueError):
     """onnxruntime's output differs from torch's by more than the tolerance."""
 
 
@@ -116,18 +116,6 @@ def _trace_to_onnx(
         warnings.filterwarnings("ignore", message=".*instance_norm.*train=True.*")
         with torch.no_grad():
             torch.onnx.export(module, (example,), str(path), **kwargs)
-
-
-def _write_metadata(path: Path, info: DeployInfo) -> None:
-    import onnx
-
-    model = onnx.load(str(path))
-    del model.metadata_props[:]
-    for key, value in onnx_metadata(info).items():
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, value
-    model.doc_string = f"fastpix {info.kind} with {info.head} head ({info.precision}, {info.mode})"
-    onnx.save(model, str(path))
 
 
 def verification_images(
@@ -271,7 +259,7 @@ def to_onnx(
     verification = None
     with temporary_output(path) as tmp:
         _trace_to_onnx(exported, example, tmp, info, opset)
-        _write_metadata(tmp, info)
+        write_onnx_info(tmp, info)
         onnx.checker.check_model(str(tmp))
         if verify:
             if verify_images is None:

@@ -46,7 +46,7 @@ CPU_ONLY_MESSAGE = "TensorRT engines run on NVIDIA GPUs; use the .onnx model on 
 RTX_OPT_IN_TARGETS = ("7.5",)
 
 
-class EngineError(RuntimeError):
+class EngineError(ValueError):
     """An engine cannot be built, or cannot run here; the message says what to do."""
 
 
