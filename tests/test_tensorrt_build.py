@@ -101,6 +101,8 @@ def test_fp16_and_int8_engines(onnx_files, tmp_path):
     quantize_int8(onnx_files["fp32"], int8_onnx, calibration)
     int8 = build_engine(int8_onnx, tmp_path / "int8.engine", backend="tensorrt-rtx")
     assert int8.record["precision"] == "int8"
+    assert any("weight-only-quantized GEMMs" in note for note in int8.notes)
+    assert not any("GEMMs" in note for note in fp16.notes)
     assert int8.record["extra"]["calibration"] == {
         "method": "minmax",
         "images": 4,

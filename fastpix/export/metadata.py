@@ -53,7 +53,7 @@ class DeployInfo:
 
     kind: str
     head: str
-    label_set: LabelSet
+    label_set: LabelSet = field(repr=False)
     input_size: tuple[int, int]
     mean: tuple[float, ...] = (0.5, 0.5, 0.5)
     std: tuple[float, ...] = (0.5, 0.5, 0.5)

@@ -327,6 +327,29 @@ def _precision_hint(backend: Backend, precision: str) -> str:
     return ""
 
 
+def _target_notes(backend: Backend, precision: str, targets: dict[str, Any]) -> list[str]:
+    """What the user should know about where this engine will (not) run."""
+    notes = []
+    if backend.name == "tensorrt-rtx" and precision == "int8":
+        notes.append(
+            "TensorRT-RTX builds this Q/DQ graph, but its support matrix lists INT8 only for "
+            "weight-only-quantized GEMMs: convolutions may run dequantized in FP16/FP32; "
+            "measure on the target GPU, or build INT8 with TensorRT"
+        )
+    device = _cuda_device() if backend.ahead_of_time else None
+    if (
+        device
+        and targets["compute_capabilities"]
+        and device[1] not in targets["compute_capabilities"]
+    ):
+        notes.append(
+            f"this machine's GPU ({device[0]}, {device[1]}) is not among the engine's targets "
+            f"({', '.join(targets['compute_capabilities'])}); to run here, build with TensorRT "
+            f"({INSTALL['tensorrt']})"
+        )
+    return notes
+
+
 def build_engine(
     onnx_path: str | os.PathLike,
     engine_path: str | os.PathLike,
@@ -380,7 +403,7 @@ def build_engine(
     if workspace_mb is not None:
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_mb) << 20)
     targets = _set_targets(chosen, config, target_cc)
-    notes = []
+    notes = _target_notes(chosen, info.precision, targets)
     cache = None
     if timing_cache is not None and chosen.ahead_of_time:
         notes.append(
