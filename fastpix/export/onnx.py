@@ -114,6 +114,7 @@ def _trace_to_onnx(
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.filterwarnings("ignore", message=".*instance_norm.*train=True.*")
+        warnings.filterwarnings("ignore", message="Constant folding - Only steps=1")
         with torch.no_grad():
             torch.onnx.export(module, (example,), str(path), **kwargs)
 
