@@ -17,7 +17,7 @@ $(VENV)/.fastpix-installed: pyproject.toml $(NATIVE_SOURCES)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PY) -c "import torch" 2>/dev/null || $(PIP) install --quiet torch==$(TORCH_VERSION)
-	$(PIP) install --quiet "setuptools>=68" wheel "pybind11>=2.12" "cmake>=3.24" ninja
+	$(PIP) install --quiet "setuptools>=68" wheel "pybind11>=2.12" "cmake>=3.24" ninja "nvidia-nvjpeg>=13.0"
 	$(PIP) install --quiet --no-build-isolation -e ".[$(EXTRAS)]"
 	touch $@
 

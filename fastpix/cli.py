@@ -17,6 +17,8 @@ from fastpix._version import __version__
 COMMANDS: list[str] = [
     "fastpix.data.cli",
     "fastpix.models.cli",
+    "fastpix.io.cli",
+    "fastpix.bench.cli",
     "fastpix.export.cli",
     "fastpix.infer.cli",
 ]

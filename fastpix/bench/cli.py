@@ -8,6 +8,7 @@ import importlib
 # target name -> "module:function"; each function takes the parsed args and returns rows.
 TARGETS: dict[str, str] = {
     "models": "fastpix.models.bench:run",
+    "loader": "fastpix.bench.loader:run",
     "infer": "fastpix.bench.infer:run",
 }
 
