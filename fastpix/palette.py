@@ -44,20 +44,32 @@ def _channel_dim(image: torch.Tensor, channel_dim: int | None) -> int:
     )
 
 
+def check_image(
+    image: torch.Tensor,
+    channel_dim: int | None = None,
+    value_range: tuple[float, float] = (-1.0, 1.0),
+) -> int:
+    """Check an RGB image (layout, dtype, value range) and return its channel dim."""
+    dim = _channel_dim(image, channel_dim)
+    if image.dtype != torch.uint8:
+        if not image.is_floating_point():
+            raise TypeError(f"image must be uint8 or floating point, got {image.dtype}")
+        lo, hi = value_range
+        if not hi > lo:
+            raise ValueError(f"value_range must be (low, high) with high > low, got {value_range}")
+    return dim
+
+
 def to_rgb255(
     image: torch.Tensor,
     channel_dim: int | None = None,
     value_range: tuple[float, float] = (-1.0, 1.0),
 ) -> tuple[torch.Tensor, int]:
     """Return (image as float32 in 0..255 units, its channel dim); uint8 stays exact."""
-    dim = _channel_dim(image, channel_dim)
+    dim = check_image(image, channel_dim, value_range)
     if image.dtype == torch.uint8:
         return image.float(), dim
-    if not image.is_floating_point():
-        raise TypeError(f"image must be uint8 or floating point, got {image.dtype}")
     lo, hi = value_range
-    if not hi > lo:
-        raise ValueError(f"value_range must be (low, high) with high > low, got {value_range}")
     return (image.float() - lo) * (255.0 / (hi - lo)), dim
 
 
@@ -83,8 +95,28 @@ def palette_to_class_reference(
 ) -> torch.Tensor:
     """Plain-torch nearest-palette classification; see ``palette_to_class``."""
     palette = check_palette(palette)
-    rgb, dim = to_rgb255(image, channel_dim, value_range)
-    rgb = rgb.movedim(dim, -1)
+    dim = check_image(image, channel_dim, value_range)
+    if image.dtype == torch.uint8:
+        # Masks hold few distinct colours (JPEG-damaged ones some thousands): classify each
+        # distinct colour once and scatter back. Exact, since a pixel's class depends on its
+        # value alone.
+        rgb = image.movedim(dim, -1).to(torch.int32)
+        packed = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+        distinct, inverse = torch.unique(packed, return_inverse=True)
+        distinct_rgb = torch.stack(
+            [(distinct >> 16) & 255, (distinct >> 8) & 255, distinct & 255], dim=-1
+        ).float()
+        index = _nearest(distinct_rgb, palette, max_distance, ignore_index)[inverse]
+    else:
+        rgb, dim = to_rgb255(image, channel_dim, value_range)
+        index = _nearest(rgb.movedim(dim, -1), palette, max_distance, ignore_index)
+    return index.to(dtype)
+
+
+def _nearest(
+    rgb: torch.Tensor, palette: torch.Tensor, max_distance: float | None, ignore_index: int
+) -> torch.Tensor:
+    """Index of the nearest palette colour for ...×3 float RGB in 0..255 units (int64)."""
     colors = palette.to(device=rgb.device, dtype=torch.float32)
     # One pass per colour keeps memory at O(pixels) instead of O(pixels × K); the strict
     # comparison keeps the lowest index on ties.
@@ -99,7 +131,20 @@ def palette_to_class_reference(
         index = torch.where(
             best > float(max_distance) ** 2, torch.full_like(index, ignore_index), index
         )
-    return index.to(dtype)
+    return index
+
+
+def color_table(
+    classes: torch.Tensor, palette: torch.Tensor, ignore_color: Sequence[int] = (0, 0, 0)
+) -> torch.Tensor:
+    """Check ``classes`` and return the (K+1)×3 uint8 table on its device: the K palette
+    colours, then ``ignore_color`` for every class outside 0..K-1."""
+    palette = check_palette(palette).to(device=classes.device, dtype=torch.uint8)
+    if classes.is_floating_point():
+        raise TypeError(f"classes must be an integer tensor, got {classes.dtype}")
+    return torch.cat(
+        [palette, torch.tensor([list(ignore_color)], dtype=torch.uint8, device=classes.device)]
+    )
 
 
 def class_to_color_reference(
@@ -109,13 +154,8 @@ def class_to_color_reference(
     channels_first: bool = False,
 ) -> torch.Tensor:
     """Plain-torch class → colour gather; see ``class_to_color``."""
-    palette = check_palette(palette).to(device=classes.device, dtype=torch.uint8)
-    if classes.is_floating_point():
-        raise TypeError(f"classes must be an integer tensor, got {classes.dtype}")
-    table = torch.cat(
-        [palette, torch.tensor([list(ignore_color)], dtype=torch.uint8, device=classes.device)]
-    )
-    k = palette.shape[0]
+    table = color_table(classes, palette, ignore_color)
+    k = table.shape[0] - 1
     idx = classes.long()
     idx = torch.where((idx < 0) | (idx >= k), torch.full_like(idx, k), idx)
     out = table[idx]

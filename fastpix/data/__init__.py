@@ -1,6 +1,32 @@
-"""Data: file layouts, datasets, synthetic street scenes and the native pair loader."""
+"""Data: file layouts, datasets, synthetic street scenes, writers and the native pair loader.
+
+Importing this package is cheap; the submodules load on first use of their names.
+"""
+
+from __future__ import annotations
+
+import importlib
 
 from fastpix.data.layouts import LAYOUTS, LayoutError, PairFiles, list_pairs
-from fastpix.data.loader import PairLoader
 
-__all__ = ["LAYOUTS", "LayoutError", "PairFiles", "PairLoader", "list_pairs"]
+# public name -> submodule that defines it, imported on first access
+_LAZY = {
+    "SegmentationDataset": "fastpix.data.datasets",
+    "AlignedDataset": "fastpix.data.datasets",
+    "make_scene": "fastpix.data.synthetic",
+    "render_scene": "fastpix.data.synthetic",
+    "write_synthetic": "fastpix.data.writers",
+    "prepare_cityscapes": "fastpix.data.cityscapes",
+    "JitterConfig": "fastpix.data.transforms",
+    "pix2pix_jitter": "fastpix.data.transforms",
+    "PairLoader": "fastpix.data.loader",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'fastpix.data' has no attribute {name!r}")
+
+
+__all__ = ["LAYOUTS", "LayoutError", "PairFiles", "list_pairs", *_LAZY]

@@ -22,6 +22,7 @@ LAYOUTS = ("kaggle", "aligned", "cityscapes")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".webp")
 CITYSCAPES_PHOTO_SUFFIX = "_leftImg8bit.png"
 CITYSCAPES_LABEL_SUFFIX = "_gtFine_labelIds.png"
+CITYSCAPES_COLOR_SUFFIX = "_gtFine_color.png"
 
 
 class LayoutError(ValueError):
