@@ -232,6 +232,7 @@ def test_metadata_round_trip(families, tmp_path):
     assert DeployInfo.from_dict(info.to_dict()) == info
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch's legacy exporter says so
 def test_plain_onnx_without_metadata_is_refused(tmp_path):
     path = tmp_path / "plain.onnx"
     torch.onnx.export(torch.nn.Conv2d(3, 2, 1), (torch.zeros(1, 3, 8, 8),), str(path), dynamo=False)

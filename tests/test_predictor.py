@@ -186,7 +186,7 @@ def test_colorize_and_overlay_by_hand(models):
 
 def test_bad_inputs_and_models(models, tmp_path):
     predictor = Predictor(models["onnx"])
-    with pytest.raises(FileNotFoundError, match="nope.jpg"):
+    with pytest.raises(ValueError, match="nope.jpg: file not found"):
         predictor.predict(tmp_path / "nope.jpg")
     corrupt = tmp_path / "corrupt.png"
     corrupt.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)

@@ -157,10 +157,11 @@ def _load_source(args: argparse.Namespace):
 
 def _calibration(args: argparse.Namespace, size: tuple[int, int]):
     """(calibration images, source text, held-out images, held-out labels or None)."""
-    from fastpix.export.quantize import HELD_OUT_SEED, images_in_folder, synthetic_scenes
+    from fastpix.export.quantize import HELD_OUT_SEED, synthetic_scenes
+    from fastpix.infer.preprocess import list_images
 
     if args.calib_dir:  # held out: the images after the calibration ones
-        files = images_in_folder(args.calib_dir, args.calib_images + args.eval_images)
+        files = list_images([args.calib_dir])[: args.calib_images + args.eval_images]
         calibration, held_out = files[: args.calib_images], files[args.calib_images :]
         return calibration, f"images of {args.calib_dir}", held_out, None
     scenes = synthetic_scenes(args.calib_images, size)

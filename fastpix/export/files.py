@@ -1,9 +1,10 @@
-"""Writing export artifacts safely: through a temporary file renamed into place.
+"""Export artifacts on disk: written through a temporary path, identified by their hash.
 
-ONNX files, engines and sidecars are written by libraries that take a path, so
-``temporary_output`` hands out a temporary path beside the target and renames it over the
-target only when the block succeeds; on any error the temporary file is removed and the
-target is untouched.
+ONNX files are written by libraries that take a path (torch.onnx, onnx, onnxruntime's
+quantizer), so ``temporary_output`` hands out a temporary path beside the target and renames
+it over the target only when the block succeeds; on any error the temporary file is removed
+and the target is untouched. (Writers that take a file object use
+``fastpix.data.imageio.atomic_write``.)
 """
 
 from __future__ import annotations
@@ -30,14 +31,6 @@ def temporary_output(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def write_bytes_atomically(path: str | os.PathLike, data: bytes) -> Path:
-    with temporary_output(path) as tmp, open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    return Path(path)
 
 
 def sha256_of(path: str | os.PathLike) -> str:

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from fastpix.labels import LabelSet
-from fastpix.palette import palette_to_class
+from fastpix.palette import color_table, palette_to_class
 
 KINDS = ("segmenter", "mask_generator", "photo_generator")
 HEADS: dict[str, tuple[str, ...]] = {
@@ -81,7 +81,7 @@ class PaletteColors(nn.Module):
 
     def __init__(self, label_set: LabelSet) -> None:
         super().__init__()
-        table = torch.cat([label_set.palette, torch.zeros(1, 3, dtype=torch.uint8)])
+        table = color_table(torch.zeros(0, dtype=torch.long), label_set.palette)
         self.register_buffer("table", table.long(), persistent=False)
 
     def forward(self, classes: torch.Tensor) -> torch.Tensor:

@@ -54,19 +54,6 @@ def synthetic_scenes(
     return [make_scene(first_seed + i, size[0], size[1]) for i in range(count)]
 
 
-def images_in_folder(folder: str | os.PathLike, count: int | None = None) -> list[Path]:
-    """Image files of ``folder`` in name order (the first ``count``)."""
-    from fastpix.data.layouts import IMAGE_SUFFIXES
-
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: calibration folder not found")
-    files = sorted(f for f in folder.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise FileNotFoundError(f"{folder}: no image files ({', '.join(IMAGE_SUFFIXES)})")
-    return files[:count] if count else files
-
-
 def _calibration_reader(batches: list[np.ndarray], input_name: str):
     from onnxruntime.quantization import CalibrationDataReader
 
@@ -244,7 +231,6 @@ __all__ = [
     "HELD_OUT_SEED",
     "QuantizeResult",
     "evaluate_int8",
-    "images_in_folder",
     "quantize_int8",
     "synthetic_scenes",
 ]

@@ -30,7 +30,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from fastpix.export.files import sha256_of, temporary_output, write_bytes_atomically
+from fastpix.data.imageio import atomic_write, write_text
+from fastpix.export.files import sha256_of
 from fastpix.export.metadata import DeployInfo, read_onnx_info
 
 BACKENDS = {"tensorrt": "tensorrt", "tensorrt-rtx": "tensorrt_rtx"}
@@ -422,9 +423,11 @@ def build_engine(
             f"{info.precision.upper()} engine:\n    {logger.errors()}\n"
             + _precision_hint(chosen, info.precision).strip()
         )
-    write_bytes_atomically(engine_path, bytes(serialized))
+    with atomic_write(engine_path) as f:
+        f.write(bytes(serialized))
     if cache is not None:
-        write_bytes_atomically(timing_cache, bytes(config.get_timing_cache().serialize()))
+        with atomic_write(timing_cache) as f:
+            f.write(bytes(config.get_timing_cache().serialize()))
     seconds = time.perf_counter() - start
     record = {
         "format": SIDECAR_FORMAT,
@@ -444,9 +447,7 @@ def build_engine(
         "build_seconds": round(seconds, 3),
         **info.to_dict(),
     }
-    sidecar = sidecar_path(engine_path)
-    with temporary_output(sidecar) as tmp:
-        tmp.write_text(json.dumps(record, indent=2) + "\n")
+    sidecar = write_text(sidecar_path(engine_path), json.dumps(record, indent=2) + "\n")
     return EngineBuild(engine_path, sidecar, record, seconds, tuple(notes))
 
 

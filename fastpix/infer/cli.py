@@ -28,56 +28,15 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def list_images(inputs: list[str]) -> list:
-    """The image files named by ``inputs`` (files, or folders listed in natural order)."""
-    from pathlib import Path
-
-    from fastpix.data.layouts import IMAGE_SUFFIXES, _natural_key
-
-    files = []
-    for name in inputs:
-        path = Path(name)
-        if path.is_dir():
-            found = sorted(
-                (f for f in path.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES),
-                key=_natural_key,
-            )
-            if not found:
-                raise FileNotFoundError(f"{path}: no image files ({', '.join(IMAGE_SUFFIXES)})")
-            files.extend(found)
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise FileNotFoundError(f"{path}: no such file or folder")
-    stems = [f.stem for f in files]
-    clashes = sorted({s for s in stems if stems.count(s) > 1})
-    if clashes:
-        raise ValueError(
-            f"several inputs are named {', '.join(clashes)}; their outputs would overwrite "
-            "each other (predict them into separate --out folders)"
-        )
-    return files
-
-
-def save_png(path, pixels) -> None:
-    """Write a uint8 H×W or H×W×3 array as PNG through a temporary file."""
-    import numpy as np
-    from PIL import Image
-
-    from fastpix.export.files import temporary_output
-
-    with temporary_output(path) as tmp:
-        Image.fromarray(np.asarray(pixels, dtype=np.uint8)).save(tmp, format="PNG")
-
-
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from tqdm import tqdm
 
     from fastpix.cli import UsageError
+    from fastpix.data.imageio import write_image
     from fastpix.infer import Predictor
-    from fastpix.infer.preprocess import as_rgb
+    from fastpix.infer.preprocess import as_rgb, list_images
 
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be >= 1, got {args.batch_size}")
@@ -95,10 +54,10 @@ def run(args: argparse.Namespace) -> int:
             chunk = files[start : start + args.batch_size]
             images = [as_rgb(path) for path in chunk]
             for path, image, classes in zip(chunk, images, predictor.predict(images)):
-                save_png(out / f"{path.stem}_classes.png", classes.numpy())
-                save_png(out / f"{path.stem}_color.png", predictor.colorize(classes).numpy())
+                write_image(out / f"{path.stem}_classes.png", classes.numpy())
+                write_image(out / f"{path.stem}_color.png", predictor.colorize(classes).numpy())
                 overlay = predictor.overlay(image, classes, args.alpha)
-                save_png(out / f"{path.stem}_overlay.png", overlay.numpy())
+                write_image(out / f"{path.stem}_overlay.png", overlay.numpy())
                 bar.update(1)
     print(predictor.timing.summary())
     print(f"wrote {3 * len(files)} images to {out}")

@@ -276,7 +276,7 @@ class Predictor:
     def colorize(self, classes) -> torch.Tensor:
         """Class map(s) (…×H×W, tensor or array) → uint8 …×H×W×3 colours of the label set;
         classes outside the set (ignore) are black."""
-        return self.label_set.colorize(torch.as_tensor(np.asarray(classes)))
+        return self.label_set.colorize(_class_tensor(classes))
 
     def overlay(self, image, classes, alpha: float = 0.5) -> torch.Tensor:
         """Blend the class colours over ``image``: ``(1 - alpha) · image + alpha · colour``
@@ -285,7 +285,7 @@ class Predictor:
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
         rgb = np.asarray(as_rgb(image), dtype=np.float32)
-        cls = torch.as_tensor(np.asarray(classes))
+        cls = _class_tensor(classes)
         if cls.dim() != 2:
             raise ValueError(f"classes must be one H×W map, got shape {tuple(cls.shape)}")
         if tuple(cls.shape) != rgb.shape[:2]:
@@ -302,6 +302,13 @@ class Predictor:
             f"head={info.head}, precision={info.precision}, label_set={info.label_set.name}, "
             f"input_size={info.input_size[0]}x{info.input_size[1]})"
         )
+
+
+def _class_tensor(classes) -> torch.Tensor:
+    """A CPU tensor of a class map given as a tensor or an array (PIL's read-only ones too)."""
+    if isinstance(classes, torch.Tensor):
+        return classes.cpu()
+    return torch.from_numpy(np.array(classes))
 
 
 def _resize_nearest(classes: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -1,20 +1,29 @@
 """Images in, model inputs out: the training preprocessing, for every input form.
 
-``as_rgb`` accepts a file path, a PIL image, a numpy array (H×W×3, or 3×H×W) or a torch
-tensor (3×H×W, or H×W×3), uint8 0..255 or float 0..1, and returns an RGB PIL image.
-``to_model_input`` applies what training applies to a photo: bicubic resize to the model's
-(H, W) (PIL, as the datasets), scale to [0, 1], subtract the mean and divide by the standard
-deviation per channel.
+``as_rgb`` accepts a file path (decoded by ``fastpix.data.imageio.read_image``), a PIL image,
+a numpy array (H×W×3, or 3×H×W) or a torch tensor (3×H×W, or H×W×3), uint8 0..255 or float
+0..1, and returns an RGB PIL image. ``to_model_input`` applies the transforms of the datasets'
+evaluation path (``fastpix.data.transforms``): bicubic resize to the model's (H, W) with
+``apply_jitter``, ``image_to_tensor`` to [-1, 1]; a model trained with another mean/std is
+then re-normalized to it.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
+
+from fastpix.data.imageio import read_image
+from fastpix.data.layouts import IMAGE_SUFFIXES, _natural_key
+from fastpix.data.transforms import Jitter, JitterConfig, apply_jitter, image_to_tensor
+from fastpix.export.source import PIX2PIX_NORMALIZATION
+
+BICUBIC = Image.Resampling.BICUBIC
 
 
 def _array_to_hwc(array: np.ndarray, what: str) -> np.ndarray:
@@ -33,22 +42,10 @@ def _array_to_hwc(array: np.ndarray, what: str) -> np.ndarray:
     return np.ascontiguousarray((array * 255.0 + 0.5).astype(np.uint8))
 
 
-def read_rgb(path: str | os.PathLike) -> Image.Image:
-    """Decode an image file fully as RGB; errors name the file."""
-    try:
-        with Image.open(path) as image:
-            image.load()
-            return image.convert("RGB")
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: image file not found") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise ValueError(f"{path}: cannot decode image ({exc})") from None
-
-
 def as_rgb(image, what: str = "image") -> Image.Image:
     """Any accepted single image → RGB PIL image (see module docstring)."""
     if isinstance(image, (str, os.PathLike)):
-        return read_rgb(image)
+        return read_image(image)
     if isinstance(image, Image.Image):
         return image.convert("RGB")
     if isinstance(image, torch.Tensor):
@@ -62,6 +59,35 @@ def as_rgb(image, what: str = "image") -> Image.Image:
         f"{what}: expected a file path, PIL image, numpy array or torch tensor, "
         f"got {type(image).__name__}"
     )
+
+
+def list_images(inputs: Sequence[str | os.PathLike]) -> list[Path]:
+    """The image files named by ``inputs``: files as given, folders listed in natural name
+    order (files with other suffixes skipped). Two inputs with the same stem are refused,
+    since outputs are named after the stem."""
+    files: list[Path] = []
+    for name in inputs:
+        path = Path(name)
+        if path.is_dir():
+            found = sorted(
+                (f for f in path.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES),
+                key=_natural_key,
+            )
+            if not found:
+                raise FileNotFoundError(f"{path}: no image files ({', '.join(IMAGE_SUFFIXES)})")
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise FileNotFoundError(f"{path}: no such file or folder")
+    stems = [f.stem for f in files]
+    clashes = sorted({s for s in stems if stems.count(s) > 1})
+    if clashes:
+        raise ValueError(
+            f"several inputs are named {', '.join(clashes)}; their outputs would overwrite "
+            "each other"
+        )
+    return files
 
 
 def split_batch(images) -> tuple[list, bool]:
@@ -81,13 +107,12 @@ def to_model_input(
     std: Sequence[float],
 ) -> torch.Tensor:
     """RGB PIL images → float32 N×3×H×W at ``size`` (H, W), normalized as in training."""
-    height, width = size
-    arrays = []
-    for image in images:
-        if image.size != (width, height):
-            image = image.resize((width, height), Image.Resampling.BICUBIC)
-        arrays.append(np.asarray(image, dtype=np.uint8))
-    batch = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float().div_(255.0)
+    resize = JitterConfig(load_size=tuple(size))
+    batch = torch.stack(
+        [image_to_tensor(apply_jitter(image, resize, Jitter(), BICUBIC)) for image in images]
+    )
+    if tuple(mean) == PIX2PIX_NORMALIZATION and tuple(std) == PIX2PIX_NORMALIZATION:
+        return batch  # image_to_tensor's [-1, 1] is this normalization
     mean_t = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
     std_t = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
-    return (batch - mean_t) / std_t
+    return ((batch + 1.0) / 2.0 - mean_t) / std_t
