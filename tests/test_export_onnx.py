@@ -230,6 +230,15 @@ def test_metadata_round_trip(families, tmp_path):
     assert props["head"] == "color" and props["output_name"] == "color"
     assert props["fastpix_version"] == fastpix.__version__
     assert DeployInfo.from_dict(info.to_dict()) == info
+    from fastpix.export.metadata import FIELDS
+
+    assert set(props) == FIELDS
+    # entries other tools add (onnxruntime's quantizer writes plain strings) are left alone
+    model = onnx.load(str(path))
+    entry = model.metadata_props.add()
+    entry.key, entry.value = "onnx.quant.pre_process", "onnxruntime.quant"
+    onnx.save(model, str(path))
+    assert read_onnx_info(path) == info
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch's legacy exporter says so
@@ -336,3 +345,59 @@ def test_bad_arguments(families, tmp_path):
     with pytest.raises(ValueError, match="cannot tell what a Conv2d outputs"):
         to_onnx(torch.nn.Conv2d(3, 3, 1), out)
     assert not out.exists()
+
+
+def test_int8_qdq_graph(families, tmp_path):
+    """Symmetric int8: per-channel weight scales (axis 0 for Conv, 1 for ConvTranspose),
+    per-tensor activation scales, zero points 0; first and last convolutions stay float."""
+    from onnx import numpy_helper
+
+    from fastpix.export.quantize import evaluate_int8, quantize_int8
+
+    model, kind, size = families["unet"]
+    fp32, int8 = tmp_path / "fp32.onnx", tmp_path / "int8.onnx"
+    to_onnx(model, fp32, input_size=size, kind=kind, verify=False)
+    rng = np.random.default_rng(0)
+    pictures = [rng.integers(0, 256, (*size, 3), dtype=np.uint8) for _ in range(6)]
+    quantize_int8(fp32, int8, pictures[:4], source="random pixels")
+    info = read_onnx_info(int8)
+    assert info.precision == "int8" and info.extra["calibration"]["images"] == 4
+
+    graph = onnx.load(str(int8)).graph
+    constants = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    producer = {out: node for node in graph.node for out in node.output}
+    convs = [n for n in graph.node if n.op_type in ("Conv", "ConvTranspose")]
+    quantized = []
+    for conv in convs:
+        weight_source = producer.get(conv.input[1])
+        if weight_source is None or weight_source.op_type != "DequantizeLinear":
+            continue
+        quantized.append(conv.name)
+        axis = {a.name: a.i for a in weight_source.attribute}["axis"]
+        assert axis == (1 if conv.op_type == "ConvTranspose" else 0)
+        weights = constants[weight_source.input[0]]
+        scale, zero = constants[weight_source.input[1]], constants[weight_source.input[2]]
+        assert weights.dtype == np.int8 and (zero == 0).all()
+        assert scale.shape == (weights.shape[axis],)  # one scale per output channel
+        activation = producer[conv.input[0]]
+        assert activation.op_type == "DequantizeLinear"
+        assert constants[activation.input[1]].shape == () and constants[activation.input[2]] == 0
+    assert quantized == [c.name for c in convs[1:-1]]  # all but the first and the last
+    assert {n.op_type for n in graph.node} >= {"QuantizeLinear", "ArgMax"}
+
+    # evaluate_int8 against a direct comparison of the two graphs on the same inputs
+    held_out = pictures[4:]
+    scores = evaluate_int8(fp32, int8, held_out)
+    x = torch.stack([torch.from_numpy(p).permute(2, 0, 1).float() / 127.5 - 1 for p in held_out])
+    agree = (run_onnx(fp32, x) == run_onnx(int8, x)).mean()
+    assert scores["pixel_agreement"] == pytest.approx(agree, abs=1e-9)
+
+    everything = tmp_path / "all.onnx"
+    quantize_int8(fp32, everything, pictures[:4], float_ends=False)
+    graph = onnx.load(str(everything)).graph
+    producer = {out: node for node in graph.node for out in node.output}
+    assert all(
+        producer[c.input[1]].op_type == "DequantizeLinear"
+        for c in graph.node
+        if c.op_type in ("Conv", "ConvTranspose")
+    )

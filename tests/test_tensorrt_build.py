@@ -107,6 +107,7 @@ def test_fp16_and_int8_engines(onnx_files, tmp_path):
         "method": "minmax",
         "images": 4,
         "source": "images",
+        "float_layers": "first and last convolution",
     }
 
 

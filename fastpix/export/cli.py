@@ -88,6 +88,11 @@ def configure(p: argparse.ArgumentParser) -> None:
     int8.add_argument(
         "--calib-method", default="minmax", choices=("minmax", "percentile", "entropy")
     )
+    int8.add_argument(
+        "--int8-all-layers",
+        action="store_true",
+        help="quantize the first and last convolution too (kept float by default)",
+    )
 
     engine = p.add_argument_group("TensorRT engine")
     engine.add_argument("--engine", help="build a serialized engine here (+ ENGINE.json sidecar)")
@@ -206,8 +211,9 @@ def _export(args: argparse.Namespace) -> None:
             verbose=True,
         )
         info = result.info
+        precision = "fp32 (quantized next)" if int8 else args.precision
         print(
-            f"ONNX: head {info.head}, mode {info.mode}, {args.precision}, opset {args.opset}, "
+            f"ONNX: head {info.head}, mode {info.mode}, {precision}, opset {args.opset}, "
             f"{'dynamic' if info.dynamic_batch else 'fixed'} batch"
             f"{', dynamic size' if info.dynamic_size else ''} ({result.seconds:.1f} s)"
         )
@@ -216,7 +222,12 @@ def _export(args: argparse.Namespace) -> None:
             return
         images, what, held_out, labels = _calibration(args, info.input_size)
         quantized = quantize_int8(
-            fp32_path, args.onnx, images, method=args.calib_method, source=what
+            fp32_path,
+            args.onnx,
+            images,
+            method=args.calib_method,
+            float_ends=not args.int8_all_layers,
+            source=what,
         )
         print(
             f"INT8 Q/DQ from {len(images)} {what} ({args.calib_method}, {quantized.seconds:.1f} s)"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from fastpix.export.heads import check_head
@@ -147,6 +147,13 @@ class DeployInfo:
             raise MetadataError(f"{where}: fastpix metadata is not valid: {exc}") from None
 
 
+# the metadata_props keys fastpix writes (DeployInfo.to_dict's keys)
+FIELDS = frozenset(
+    {f.name for f in fields(DeployInfo)} - {"mean", "std"}
+    | {"class_names", "palette", "ignore_index", "normalization"}
+)
+
+
 def onnx_metadata(info: DeployInfo) -> dict[str, str]:
     """``metadata_props`` entries: one per field, each value JSON."""
     return {key: json.dumps(value) for key, value in info.to_dict().items()}
@@ -159,10 +166,12 @@ def info_from_onnx_metadata(props: dict[str, str], where: str) -> DeployInfo:
             "(or fastpix.export.to_onnx) so that its input size, normalization and classes "
             "are known"
         )
-    try:
-        data = {key: json.loads(value) for key, value in props.items()}
-    except json.JSONDecodeError as exc:
-        raise MetadataError(f"{where}: fastpix metadata is not JSON: {exc}") from None
+    data = {}
+    for key in FIELDS & set(props):  # other tools add entries of their own: leave them
+        try:
+            data[key] = json.loads(props[key])
+        except json.JSONDecodeError as exc:
+            raise MetadataError(f"{where}: fastpix metadata {key!r} is not JSON: {exc}") from None
     return DeployInfo.from_dict(data, where)
 
 
