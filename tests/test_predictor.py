@@ -340,3 +340,28 @@ def test_engine_predictor_matches_onnx(models, tmp_path):
     for a, b in zip(on_gpu.predict(images), reference.predict(images)):
         assert (a == b).float().mean() >= 0.9999
     print(on_gpu.timing.summary())
+
+
+def test_deploy_stage_of_the_demo(models, tmp_path):
+    """The stage that ends ``fastpix demo``: export, engine (where a backend is installed),
+    INT8 against FP32, ONNX predictions on held-out synthetic scenes with images."""
+    from fastpix.export.demo import deploy_stage
+    from fastpix.export.quantize import HELD_OUT_SEED, synthetic_scenes
+
+    lines = deploy_stage(models["checkpoint"], tmp_path, scenes=2, calibration_scenes=2)
+    text = "\n".join(lines)
+    assert "onnxruntime vs torch, classes at batch 2: 100.0000 % equal" in text
+    assert "deploy/model.engine" in text or "engine not built" in text
+    assert "INT8 Q/DQ `deploy/model.int8.onnx` (2 calibration scenes): mIoU against FP32" in text
+    deploy = tmp_path / "deploy"
+    for name in ("model.onnx", "model.int8.onnx"):
+        assert (deploy / name).is_file()
+    predictor = Predictor(deploy / "model.onnx")
+    scenes = synthetic_scenes(2, SIZE, HELD_OUT_SEED)
+    for index, (photo_pixels, labels) in enumerate(scenes):
+        assert f"![overlay](deploy/scene{index}_overlay.png)" in text
+        written = np.asarray(Image.open(deploy / f"scene{index}_prediction.png"))
+        assert (written == predictor.colorize(predictor.predict(photo_pixels)).numpy()).all()
+        truth = np.asarray(Image.open(deploy / f"scene{index}_labels.png"))
+        assert (truth == predictor.colorize(labels).numpy()).all()
+    assert "ONNX predictions on 2 held-out scenes: mIoU" in text
