@@ -20,6 +20,8 @@ COMMANDS: list[str] = [
     "fastpix.io.cli",
     "fastpix.bench.cli",
     "fastpix.train.cli",
+    "fastpix.export.cli",
+    "fastpix.infer.cli",
 ]
 
 
@@ -40,18 +42,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def run_command(args: argparse.Namespace, prog: str) -> int:
+    """Call ``args.func(args)``: user errors are printed as ``prog: error: ...`` (status 2)."""
     try:
         result = args.func(args)
     except (UsageError, FileNotFoundError, ValueError) as exc:
-        print(f"fastpix {args.command}: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"fastpix {args.command}: interrupted", file=sys.stderr)
+        print(f"{prog}: interrupted", file=sys.stderr)
         return 130
     return int(result or 0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return run_command(args, f"fastpix {args.command}")
 
 
 if __name__ == "__main__":
