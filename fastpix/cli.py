@@ -19,6 +19,7 @@ COMMANDS: list[str] = [
     "fastpix.models.cli",
     "fastpix.io.cli",
     "fastpix.bench.cli",
+    "fastpix.pipeline.cli",
 ]
 
 

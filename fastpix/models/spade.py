@@ -54,7 +54,7 @@ from fastpix.nn import InstanceNormAct2d, SpadeNormAct2d
 
 UPSAMPLING_LAYERS = {"normal": 5, "more": 6, "most": 7}
 SPADE_NORMS = ("batch", "instance")
-SPADE_HIDDEN = 128  # NVlabs: "The dimension of the intermediate embedding space. Yes, hardcoded."
+SPADE_HIDDEN = 128  # width of mlp_shared; NVlabs hardcodes 128
 NEGATIVE_SLOPE = 0.2
 D_NORMS = ("instance", "none")
 
@@ -145,6 +145,7 @@ class SPADE(nn.Module):
         norm: str = "batch",
         kernel_size: int = 3,
         activation: str | None = "leaky_relu",
+        hidden: int = SPADE_HIDDEN,
     ) -> None:
         super().__init__()
         if norm not in SPADE_NORMS:
@@ -154,10 +155,10 @@ class SPADE(nn.Module):
             norm_nc, norm=norm, activation=activation, negative_slope=NEGATIVE_SLOPE
         )
         self.mlp_shared = nn.Sequential(
-            nn.Conv2d(semantic_nc, SPADE_HIDDEN, kernel_size, padding=pad), nn.ReLU()
+            nn.Conv2d(semantic_nc, hidden, kernel_size, padding=pad), nn.ReLU()
         )
-        self.mlp_gamma = nn.Conv2d(SPADE_HIDDEN, norm_nc, kernel_size, padding=pad)
-        self.mlp_beta = nn.Conv2d(SPADE_HIDDEN, norm_nc, kernel_size, padding=pad)
+        self.mlp_gamma = nn.Conv2d(hidden, norm_nc, kernel_size, padding=pad)
+        self.mlp_beta = nn.Conv2d(hidden, norm_nc, kernel_size, padding=pad)
 
     def forward(self, x: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
         if seg.shape[-2:] != x.shape[-2:]:
@@ -178,6 +179,7 @@ class SPADEResnetBlock(nn.Module):
         norm: str = "batch",
         use_spectral_norm: bool = True,
         kernel_size: int = 3,
+        hidden: int = SPADE_HIDDEN,
     ) -> None:
         super().__init__()
         self.learned_shortcut = fin != fout
@@ -191,10 +193,10 @@ class SPADEResnetBlock(nn.Module):
             self.conv_1 = spectral_norm(self.conv_1)
             if self.learned_shortcut:
                 self.conv_s = spectral_norm(self.conv_s)
-        self.norm_0 = SPADE(fin, semantic_nc, norm, kernel_size)
-        self.norm_1 = SPADE(fmiddle, semantic_nc, norm, kernel_size)
+        self.norm_0 = SPADE(fin, semantic_nc, norm, kernel_size, hidden=hidden)
+        self.norm_1 = SPADE(fmiddle, semantic_nc, norm, kernel_size, hidden=hidden)
         if self.learned_shortcut:
-            self.norm_s = SPADE(fin, semantic_nc, norm, kernel_size, activation=None)
+            self.norm_s = SPADE(fin, semantic_nc, norm, kernel_size, activation=None, hidden=hidden)
 
     def forward(self, x: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
         shortcut = self.conv_s(self.norm_s(x, seg)) if self.learned_shortcut else x
@@ -218,6 +220,8 @@ class SPADEGenerator(nn.Module):
         use_spectral_norm: spectral norm on the residual blocks' convs (NVlabs default);
             ``fold_spectral_norm`` turns it into plain weights for inference.
         spade_kernel: kernel size of the SPADE convs (3: NVlabs' ``3x3``).
+        spade_hidden: width of each SPADE's shared conv (128 in NVlabs; smaller for small,
+            fast generators).
         init_type, init_gain: NVlabs' ``--init_type xavier --init_variance 0.02``.
 
     Input: N×semantic_nc×H×W float (``semantic_nc = label_nc + contain_dontcare_label +
@@ -235,6 +239,7 @@ class SPADEGenerator(nn.Module):
         norm: str = "batch",
         use_spectral_norm: bool = True,
         spade_kernel: int = 3,
+        spade_hidden: int = SPADE_HIDDEN,
         init_type: str = "xavier",
         init_gain: float = 0.02,
     ) -> None:
@@ -255,7 +260,7 @@ class SPADEGenerator(nn.Module):
 
         def block(fin: int, fout: int) -> SPADEResnetBlock:
             return SPADEResnetBlock(
-                fin, fout, self.semantic_nc, norm, use_spectral_norm, spade_kernel
+                fin, fout, self.semantic_nc, norm, use_spectral_norm, spade_kernel, spade_hidden
             )
 
         nf = ngf
