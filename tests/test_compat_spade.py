@@ -34,6 +34,15 @@ def _load_reference_module():
 ref = _load_reference_module()
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Small networks: one thread is as fast, and stays fast on a CPU shared with other jobs."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def key_shapes(state: dict) -> list[tuple[str, tuple[int, ...]]]:
     return [(k, tuple(v.shape)) for k, v in state.items()]
 
