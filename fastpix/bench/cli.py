@@ -10,6 +10,7 @@ TARGETS: dict[str, str] = {
     "kernels": "fastpix.bench.kernels:run",
     "models": "fastpix.models.bench:run",
     "loader": "fastpix.bench.loader:run",
+    "pipeline": "fastpix.bench.pipeline:run",
 }
 
 

@@ -147,9 +147,10 @@ def load_segmenter(path: str | os.PathLike) -> Segmenter:
 
 
 def load_synthesizer(path: str | os.PathLike) -> Synthesizer:
-    """The label → photo generator of a fastpix ``spade`` checkpoint or of a ``pix2pix`` one
-    whose generator draws photos (``data.output == "photo"``), or NVlabs' Cityscapes SPADE
-    generator (``latest_net_G.pth``, label ids; ``fastpix.compat.spade``)."""
+    """The label → photo generator of a fastpix ``spade`` checkpoint (spectral norm folded)
+    or of a ``pix2pix`` one whose generator draws photos (``data.output == "photo"``), or
+    NVlabs' Cityscapes SPADE generator (``latest_net_G.pth``, label ids;
+    ``fastpix.compat.spade``)."""
     from fastpix.checkpoint import CheckpointError, build_model, load_checkpoint
 
     try:
@@ -158,7 +159,11 @@ def load_synthesizer(path: str | os.PathLike) -> Synthesizer:
         return _load_nvlabs(path, not_fastpix)
     task = checkpoint.get("task")
     if task == "spade":
-        return Synthesizer(build_model(checkpoint, "G"), _label_set(checkpoint), "spade")
+        from fastpix.models.spade import fold_spectral_norm
+
+        # Inference only: spectral norm becomes plain weights (no W/σ at every forward).
+        network = fold_spectral_norm(build_model(checkpoint, "G").eval())
+        return Synthesizer(network, _label_set(checkpoint), "spade")
     if task == "pix2pix":
         output = (checkpoint.get("data") or {}).get("output")
         if output != "photo":
