@@ -22,6 +22,7 @@ COMMANDS: list[str] = [
     "fastpix.train.cli",
     "fastpix.export.cli",
     "fastpix.infer.cli",
+    "fastpix.pipeline.cli",
 ]
 
 

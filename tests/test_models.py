@@ -8,6 +8,7 @@ device (no memory, no init cost) and run forward only at small widths.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import pytest
 import torch
@@ -50,6 +51,33 @@ def _cgan_g_params(ngf: int = 64, nc: int = 3) -> int:
     return sum(16 * a * b for a, b in convs + ups) + bn  # 4×4 kernels, no biases
 
 
+def _spade_g_params(semantic_nc: int, ngf: int = 64) -> int:
+    """SPADE generator ("normal"/"more"): the layer list of Park et al. 2019, appendix A."""
+
+    def spade(c: int) -> int:  # shared 3×3 conv to 128 + ReLU, then 3×3 convs to γ and β
+        return 9 * semantic_nc * 128 + 128 + 2 * (9 * 128 * c + c)
+
+    def block(fin: int, fout: int) -> int:
+        mid = min(fin, fout)
+        total = 9 * fin * mid + mid + 9 * mid * fout + fout + spade(fin) + spade(mid)
+        return total + (fin * fout + spade(fin) if fin != fout else 0)  # 1×1 shortcut
+
+    widths = [16 * ngf] * 4 + [8 * ngf, 4 * ngf, 2 * ngf, ngf]
+    total = 9 * semantic_nc * 16 * ngf + 16 * ngf + 9 * ngf * 3 + 3  # fc, conv_img
+    return total + sum(block(a, b) for a, b in zip(widths[:-1], widths[1:]))
+
+
+def _spade_d_params(input_nc: int, ndf: int = 64) -> int:
+    # two scales of 4×4 convs: input → ndf (bias), doubling to 8·ndf (no bias), → 1 (bias)
+    convs = [(input_nc, ndf), (ndf, 2 * ndf), (2 * ndf, 4 * ndf), (4 * ndf, 8 * ndf), (8 * ndf, 1)]
+    return 2 * (sum(16 * a * b for a, b in convs) + ndf + 1)
+
+
+def _spade_d_logits(outputs: list) -> torch.Tensor:
+    """Every scale's logits (the last output of each), flattened side by side."""
+    return torch.cat([scale[-1].flatten(1) for scale in outputs], 1)
+
+
 # --------------------------------------------------------------------------------------------
 # Shared base: every model states a narrow variant that runs fast on a CPU with its input and
 # output shapes, an input it must reject, and the parameter count of a full-size
@@ -66,10 +94,15 @@ class Case:
     bad_shape: tuple[int, ...]  # must raise a ValueError that says what was expected
     full: dict  # options of the configuration whose parameter count is known
     full_params: int
+    output: Callable | None = None  # the tensor to check, for models returning lists
 
     def make(self) -> nn.Module:
         torch.manual_seed(0)
         return fm.create(self.name, **self.small)
+
+    def forward(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        out = model(x)
+        return out if self.output is None else self.output(out)
 
 
 CASES = [
@@ -98,6 +131,14 @@ CASES = [
     # resnet34 without fc + 1×1 classifier + 64×64 transposed conv without bias.
     Case("fcn_resnet34", {"num_classes": 5}, (1, 3, 70, 50), (1, 5, 70, 50), (1, 3, 16, 64),
          {"num_classes": 19}, 21_284_672 + 512 * 19 + 19 + 19 * 19 * 64 * 64),
+    # seed 003: NVlabs' Cityscapes generator (35 label ids + instance edges); multi-scale D
+    Case("spade", {"label_nc": 5, "ngf": 4, "use_spectral_norm": False}, (1, 5, 32, 64),
+         (1, 3, 32, 64), (1, 5, 48, 64),
+         {"label_nc": 35, "use_instance": True, "num_upsampling_layers": "more"},
+         _spade_g_params(36)),
+    Case("multiscale_patchgan", {"input_nc": 8, "ndf": 4, "use_spectral_norm": False},
+         (2, 8, 64, 64), (2, 11 * 11 + 7 * 7), (1, 7, 64, 64), {}, _spade_d_params(22),
+         output=_spade_d_logits),
 ]  # fmt: skip
 CASE_IDS = [f"{c.name}-{c.output_shape[1]}" for c in CASES]
 
@@ -106,7 +147,7 @@ CASE_IDS = [f"{c.name}-{c.output_shape[1]}" for c in CASES]
 def test_forward_shape_and_finite(case):
     model = case.make().eval()
     with torch.no_grad():
-        out = model(torch.randn(case.input_shape))
+        out = case.forward(model, torch.randn(case.input_shape))
     assert out.shape == case.output_shape
     assert out.dtype == torch.float32 and torch.isfinite(out).all()
 
@@ -114,7 +155,7 @@ def test_forward_shape_and_finite(case):
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 def test_backward_reaches_every_parameter(case):
     model = case.make().train()
-    model(torch.randn(case.input_shape)).square().mean().backward()
+    case.forward(model, torch.randn(case.input_shape)).square().mean().backward()
     for key, param in model.named_parameters():
         assert param.grad is not None and torch.isfinite(param.grad).all(), key
         # (a conv bias right before an instance norm gets no gradient: the norm removes

@@ -11,6 +11,7 @@ TARGETS: dict[str, str] = {
     "models": "fastpix.models.bench:run",
     "loader": "fastpix.bench.loader:run",
     "infer": "fastpix.bench.infer:run",
+    "pipeline": "fastpix.bench.pipeline:run",
 }
 
 

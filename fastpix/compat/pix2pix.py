@@ -32,12 +32,16 @@ from fastpix.models.pix2pix import (
     ResnetGenerator,
     UnetGenerator,
 )
-from fastpix.models.state_dict import StateDictSource, read_state_dict
+from fastpix.models.state_dict import (
+    StateDictSource,
+    key_listing,
+    read_state_dict,
+    strip_wrapper_prefixes,
+)
 
 GENERATORS = {"unet_128": 7, "unet_256": 8, "resnet_6blocks": 6, "resnet_9blocks": 9}
 DISCRIMINATORS = ("basic", "n_layers", "pixel")
 _NORM_STATS = ("running_mean", "running_var", "num_batches_tracked")
-_WRAPPER_PREFIXES = ("module.", "_orig_mod.")
 
 
 @dataclass
@@ -164,17 +168,7 @@ def _key_map(model: nn.Module, layout: _Layout) -> OrderedDict[str, str]:
 
 def _read(source: StateDictSource, what: str) -> tuple[dict[str, torch.Tensor], str]:
     state, name = read_state_dict(source, what)
-    return {_strip_wrappers(k): v for k, v in state.items()}, name
-
-
-def _strip_wrappers(key: str) -> str:
-    stripped = True
-    while stripped:
-        stripped = False
-        for prefix in _WRAPPER_PREFIXES:
-            if key.startswith(prefix):
-                key, stripped = key[len(prefix) :], True
-    return key
+    return {strip_wrapper_prefixes(k): v for k, v in state.items()}, name
 
 
 def _nesting(key: str) -> int:
@@ -311,7 +305,7 @@ def _load_into(
     if missing or unexpected:
         raise ValueError(
             f"{name} does not match a pix2pix {what} with {described}: "
-            f"{_listing('missing', missing)}; {_listing('unexpected', unexpected)}."
+            f"{key_listing('missing', missing)}; {key_listing('unexpected', unexpected)}."
             + _hint(state, name, requested)
         )
     fastpix_state = model.state_dict()
@@ -324,13 +318,6 @@ def _load_into(
             )
     model.load_state_dict({key_map[k]: v for k, v in state.items()}, strict=True)
     return model.eval()
-
-
-def _listing(label: str, keys: list[str]) -> str:
-    if not keys:
-        return f"no {label} keys"
-    shown = ", ".join(keys[:6]) + (", …" if len(keys) > 6 else "")
-    return f"{len(keys)} {label} key{'s' if len(keys) > 1 else ''} ({shown})"
 
 
 def load_generator(

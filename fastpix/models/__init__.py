@@ -36,6 +36,7 @@ from fastpix.models.pix2pix import (
     unet_256,
 )
 from fastpix.models.resnet import FCNResNet34, ResNetBackbone, fcn_resnet34
+from fastpix.models.spade import MultiscaleDiscriminator, SPADEGenerator
 from fastpix.models.unet import UNet
 from fastpix.models.weight_init import init_weights
 
@@ -51,12 +52,15 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "cgan_g": cgan_generator,
     "cgan_d": cgan_discriminator,
     "fcn_resnet34": fcn_resnet34,
+    "spade": SPADEGenerator,
+    "multiscale_patchgan": MultiscaleDiscriminator,
 }
 
 # configuration name → (generator, discriminator) model names.
 GAN_PAIRS: dict[str, tuple[str, str]] = {
     "pix2pix": ("unet_256", "patchgan"),  # the paper's setup: U-Net G, 70×70 PatchGAN D
     "cgan": ("cgan_g", "cgan_d"),  # seed 001's DCGAN-style conditional GAN
+    "spade": ("spade", "multiscale_patchgan"),  # seed 003's label → photo synthesis
 }
 
 
@@ -117,10 +121,12 @@ __all__ = [
     "CGANDiscriminator",
     "CGANGenerator",
     "FCNResNet34",
+    "MultiscaleDiscriminator",
     "NLayerDiscriminator",
     "PixelDiscriminator",
     "ResNetBackbone",
     "ResnetGenerator",
+    "SPADEGenerator",
     "UNet",
     "UnetGenerator",
     "create",

@@ -13,6 +13,8 @@ from typing import Union
 import torch
 
 StateDictSource = Union[str, "os.PathLike[str]", Mapping[str, torch.Tensor]]
+# What DataParallel / DistributedDataParallel and torch.compile put before saved keys.
+WRAPPER_PREFIXES = ("module.", "_orig_mod.")
 
 
 def read_state_dict(source: StateDictSource, what: str) -> tuple[dict[str, torch.Tensor], str]:
@@ -44,3 +46,22 @@ def read_state_dict(source: StateDictSource, what: str) -> tuple[dict[str, torch
         hint = f"; it nests dicts under {nested}: pass one of them" if nested else ""
         raise ValueError(f"{name} is not a state dict (name → tensor){hint}")
     return dict(state), name
+
+
+def strip_wrapper_prefixes(key: str) -> str:
+    """``key`` without the ``module.`` / ``_orig_mod.`` prefixes of wrapped models."""
+    stripped = True
+    while stripped:
+        stripped = False
+        for prefix in WRAPPER_PREFIXES:
+            if key.startswith(prefix):
+                key, stripped = key[len(prefix) :], True
+    return key
+
+
+def key_listing(label: str, keys: list[str], shown: int = 6) -> str:
+    """``"3 missing keys (a, b, c)"`` for error messages; ``"no missing keys"`` when empty."""
+    if not keys:
+        return f"no {label} keys"
+    names = ", ".join(keys[:shown]) + (", …" if len(keys) > shown else "")
+    return f"{len(keys)} {label} key{'s' if len(keys) > 1 else ''} ({names})"
