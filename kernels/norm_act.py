@@ -240,6 +240,32 @@ def _store_statistics(
         )
 
 
+@triton.jit
+def _forward_statistics(
+    x_ptr, mean_ptr, var_ptr, running_mean_ptr, running_var_ptr,
+    stride_n, stride_c, stride_hw, stats, c_offs, c_mask,
+    n_begin, n_end, hw_begin, hw_end, momentum, unbias, eps,
+    COMPUTE_STATS: tl.constexpr, UPDATE_RUNNING: tl.constexpr,
+    BLOCK_C: tl.constexpr, BLOCK_HW: tl.constexpr,
+):  # fmt: skip
+    """(mean, rstd) per channel of a forward block: computed from x and stored (COMPUTE_STATS:
+    the block covers whole groups), or read from mean_ptr / var_ptr."""
+    if COMPUTE_STATS:
+        count, mean, m2 = _block_welford(
+            x_ptr, stride_n, stride_c, stride_hw, c_offs, c_mask,
+            n_begin, n_end, hw_begin, hw_end, BLOCK_C, BLOCK_HW,
+        )  # fmt: skip
+        var = m2 / tl.maximum(count, 1.0)
+        _store_statistics(
+            mean_ptr, var_ptr, running_mean_ptr, running_var_ptr, stats, c_offs, c_mask,
+            mean, var, momentum, unbias, UPDATE_RUNNING,
+        )  # fmt: skip
+    else:
+        mean = tl.load(mean_ptr + stats, mask=c_mask, other=0.0)
+        var = tl.load(var_ptr + stats, mask=c_mask, other=1.0)
+    return mean, 1.0 / tl.sqrt(var + eps)
+
+
 # ----------------------------------------------------------------------------- kernels
 
 
@@ -351,21 +377,12 @@ def _norm_act_fwd_kernel(
     c_offs, c_mask, n_begin, n_end, hw_begin, hw_end = _program_block(
         N, C, HW, n_per_block, hw_per_block, BLOCK_C
     )
-    stats = n_begin * stats_stride_n + c_offs
-    if COMPUTE_STATS:
-        count, mean, m2 = _block_welford(
-            x_ptr, stride_n, stride_c, stride_hw, c_offs, c_mask,
-            n_begin, n_end, hw_begin, hw_end, BLOCK_C, BLOCK_HW,
-        )  # fmt: skip
-        var = m2 / tl.maximum(count, 1.0)
-        _store_statistics(
-            mean_ptr, var_ptr, running_mean_ptr, running_var_ptr, stats, c_offs, c_mask,
-            mean, var, momentum, unbias, UPDATE_RUNNING,
-        )  # fmt: skip
-    else:
-        mean = tl.load(mean_ptr + stats, mask=c_mask, other=0.0)
-        var = tl.load(var_ptr + stats, mask=c_mask, other=1.0)
-    rstd = 1.0 / tl.sqrt(var + eps)
+    mean, rstd = _forward_statistics(
+        x_ptr, mean_ptr, var_ptr, running_mean_ptr, running_var_ptr,
+        stride_n, stride_c, stride_hw, n_begin * stats_stride_n + c_offs, c_offs, c_mask,
+        n_begin, n_end, hw_begin, hw_end, momentum, unbias, eps,
+        COMPUTE_STATS, UPDATE_RUNNING, BLOCK_C, BLOCK_HW,
+    )  # fmt: skip
     weight = tl.full([BLOCK_C], 1.0, tl.float32)
     bias = tl.zeros([BLOCK_C], tl.float32)
     if HAS_WEIGHT:
@@ -689,6 +706,54 @@ def split_statistics(
     return mean, var
 
 
+def forward_statistics(
+    x: torch.Tensor,
+    dims: tuple[int, int, int, int, int, int],
+    p: Plan,
+    per_instance: bool,
+    use_batch_stats: bool,
+    running_mean: torch.Tensor | None,
+    running_var: torch.Tensor | None,
+    momentum: float,
+) -> tuple[torch.Tensor, torch.Tensor, RunningStats | None, bool]:
+    """What a forward launch normalizes with: (mean, var, running, update_in_kernel).
+
+    Batch statistics of a fused plan are left for the kernel to compute (empty G×C buffers),
+    those of a split plan are computed here first; without batch statistics the running ones
+    are passed. ``update_in_kernel``: the kernel blends per-channel statistics into
+    ``running`` itself."""
+    n, c = dims[:2]
+    running = running_stats_to_update(running_mean, running_var, momentum, dims, per_instance)
+    update_in_kernel = use_batch_stats and running is not None and not per_instance
+    if use_batch_stats and p.fused:
+        mean = torch.empty(n if per_instance else 1, c, device=x.device, dtype=torch.float32)
+        var = torch.empty_like(mean)
+    elif use_batch_stats:
+        mean, var = split_statistics(x, dims, p, per_instance, running)
+    else:
+        mean = running_mean.detach().float().contiguous()
+        var = running_var.detach().float().contiguous()
+    return mean, var, running, update_in_kernel
+
+
+def forward_outputs(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    mean: torch.Tensor,
+    var: torch.Tensor,
+    running: RunningStats | None,
+    per_instance: bool,
+    use_batch_stats: bool,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(y, mean, var) of a forward after its launch; instance statistics are blended into the
+    running ones here (per-channel ones were blended by the kernel or ``split_statistics``)."""
+    if not use_batch_stats:  # nothing to return; two distinct empty tensors (ops never alias)
+        return y, x.new_empty(0, dtype=torch.float32), x.new_empty(0, dtype=torch.float32)
+    if running is not None and per_instance:
+        blend_instance_running_stats(running, mean, var)
+    return y, mean, var
+
+
 def _dropout_args(dropout: float) -> tuple[float, float]:
     return float(dropout), (1.0 / (1.0 - dropout) if dropout < 1.0 else 0.0)
 
@@ -722,16 +787,9 @@ def norm_act_forward(
     n, c, hw, stride_n, stride_c, stride_hw = dims
     p = plan(dims, per_instance, x.device)
     y = torch.empty_like(x, memory_format=memory_format(x))
-    running = running_stats_to_update(running_mean, running_var, momentum, dims, per_instance)
-    update_in_kernel = use_batch_stats and running is not None and not per_instance
-    if use_batch_stats and p.fused:
-        mean = torch.empty(n if per_instance else 1, c, device=x.device, dtype=torch.float32)
-        var = torch.empty_like(mean)
-    elif use_batch_stats:
-        mean, var = split_statistics(x, dims, p, per_instance, running)
-    else:
-        mean = running_mean.detach().float().contiguous()
-        var = running_var.detach().float().contiguous()
+    mean, var, running, update_in_kernel = forward_statistics(
+        x, dims, p, per_instance, use_batch_stats, running_mean, running_var, momentum
+    )
     drop_p, drop_scale = _dropout_args(dropout)
     _norm_act_fwd_kernel[p.grid](
         x, y,
@@ -754,11 +812,7 @@ def norm_act_forward(
         DROPOUT=dropout > 0.0,
         BLOCK_C=p.block_c, BLOCK_HW=p.block_hw, num_warps=p.num_warps, enable_fp_fusion=True,
     )  # fmt: skip
-    if not use_batch_stats:  # nothing to return; two distinct empty tensors (ops never alias)
-        return y, x.new_empty(0, dtype=torch.float32), x.new_empty(0, dtype=torch.float32)
-    if running is not None and per_instance:
-        blend_instance_running_stats(running, mean, var)
-    return y, mean, var
+    return forward_outputs(x, y, mean, var, running, per_instance, use_batch_stats)
 
 
 def _sum_rows(t: torch.Tensor) -> torch.Tensor:

@@ -26,17 +26,15 @@ from fastpix.kernels.norm_act import (
     ACTIVATION_CODES,
     _activation,
     _activation_grad,
-    _block_welford,
+    _forward_statistics,
     _program_block,
-    _store_statistics,
     _tile,
-    blend_instance_running_stats,
+    forward_outputs,
+    forward_statistics,
     memory_format,
     nc_hw_view,
     on_input_device,
     plan,
-    running_stats_to_update,
-    split_statistics,
 )
 
 
@@ -95,21 +93,12 @@ def _spade_norm_act_fwd_kernel(
     c_offs, c_mask, n_begin, n_end, hw_begin, hw_end = _program_block(
         N, C, HW, n_per_block, hw_per_block, BLOCK_C
     )
-    stats = n_begin * stats_stride_n + c_offs
-    if COMPUTE_STATS:
-        count, mean, m2 = _block_welford(
-            x_ptr, stride_n, stride_c, stride_hw, c_offs, c_mask,
-            n_begin, n_end, hw_begin, hw_end, BLOCK_C, BLOCK_HW,
-        )  # fmt: skip
-        var = m2 / tl.maximum(count, 1.0)
-        _store_statistics(
-            mean_ptr, var_ptr, running_mean_ptr, running_var_ptr, stats, c_offs, c_mask,
-            mean, var, momentum, unbias, UPDATE_RUNNING,
-        )  # fmt: skip
-    else:
-        mean = tl.load(mean_ptr + stats, mask=c_mask, other=0.0)
-        var = tl.load(var_ptr + stats, mask=c_mask, other=1.0)
-    rstd = 1.0 / tl.sqrt(var + eps)
+    mean, rstd = _forward_statistics(
+        x_ptr, mean_ptr, var_ptr, running_mean_ptr, running_var_ptr,
+        stride_n, stride_c, stride_hw, n_begin * stats_stride_n + c_offs, c_offs, c_mask,
+        n_begin, n_end, hw_begin, hw_end, momentum, unbias, eps,
+        COMPUTE_STATS, UPDATE_RUNNING, BLOCK_C, BLOCK_HW,
+    )  # fmt: skip
     for n in range(n_begin, n_end):
         for hw_start in range(hw_begin, hw_end, BLOCK_HW):
             _, mask, offs = _tile(
@@ -258,16 +247,9 @@ def spade_norm_act_forward(
     gamma, beta = _like_input(x, gamma, "gamma"), _like_input(x, beta, "beta")
     p = plan(dims, per_instance, x.device)
     y = torch.empty_like(x, memory_format=memory_format(x))
-    running = running_stats_to_update(running_mean, running_var, momentum, dims, per_instance)
-    update_in_kernel = use_batch_stats and running is not None and not per_instance
-    if use_batch_stats and p.fused:
-        mean = torch.empty(n if per_instance else 1, c, device=x.device, dtype=torch.float32)
-        var = torch.empty_like(mean)
-    elif use_batch_stats:
-        mean, var = split_statistics(x, dims, p, per_instance, running)
-    else:
-        mean = running_mean.detach().float().contiguous()
-        var = running_var.detach().float().contiguous()
+    mean, var, running, update_in_kernel = forward_statistics(
+        x, dims, p, per_instance, use_batch_stats, running_mean, running_var, momentum
+    )
     _spade_norm_act_fwd_kernel[p.grid](
         x, gamma, beta, y, mean, var,
         running.mean if update_in_kernel else mean,
@@ -281,11 +263,7 @@ def spade_norm_act_forward(
         ACTIVATION=ACTIVATION_CODES[activation],
         BLOCK_C=p.block_c, BLOCK_HW=p.block_hw, num_warps=p.num_warps, enable_fp_fusion=True,
     )  # fmt: skip
-    if not use_batch_stats:  # nothing to return; two distinct empty tensors (ops never alias)
-        return y, x.new_empty(0, dtype=torch.float32), x.new_empty(0, dtype=torch.float32)
-    if running is not None and per_instance:
-        blend_instance_running_stats(running, mean, var)
-    return y, mean, var
+    return forward_outputs(x, y, mean, var, running, per_instance, use_batch_stats)
 
 
 @on_input_device
