@@ -4,8 +4,30 @@ Photo → label mask (U-Net, ResNet-34 FCN, pix2pix) and label → photo (pix2pi
 Triton kernels for the memory-bound steps, a native pair decoder and TensorRT deployment.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from fastpix._version import __version__
-from fastpix.labels import get_label_set
-from fastpix.palette import class_to_color, palette_to_class
+
+# Loaded on first use, so that `fastpix --help` and `import fastpix.cli` do not import torch.
+_LAZY = {
+    "get_label_set": "fastpix.labels",
+    "class_to_color": "fastpix.palette",
+    "palette_to_class": "fastpix.palette",
+}
 
 __all__ = ["__version__", "class_to_color", "get_label_set", "palette_to_class"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'fastpix' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
