@@ -339,9 +339,10 @@ def _spade_cityscapes() -> SpadeConfig:
 
 def _demo_spade() -> SpadeConfig:
     # The demo's short SPADE run: class map → photo at 64×64 on synthetic scenes, a narrow
-    # generator and discriminator, about a minute on 2 cores (fastpix/bench/train.py).
+    # generator and discriminator. One step takes about 0.5 CPU-seconds (one thread), so the
+    # 150 steps take about a minute on 2 cores.
     return SpadeConfig(
-        generator_options={"ngf": 8, "spade_hidden": 32},
+        generator_options={"ngf": 8, "spade_hidden": 16},
         discriminator_options={"ndf": 16, "n_layers": 3, "num_D": 2}, size=64, batch_size=4,
         lr=4e-4, steps=150, epochs=100, threads=2, sample_every=50, log_every=10,
         checkpoint_every=150,
