@@ -6,6 +6,7 @@ on 32×32 synthetic scenes."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 
 import numpy as np
@@ -170,6 +171,25 @@ def test_non_finite_loss_skips_the_update(data, tmp_path):
         assert torch.equal(value, before[name]), name  # weights and spectral-norm vectors
 
 
+def test_vgg_weights_add_the_perceptual_term(data, tmp_path, capsys):
+    from fastpix.models.vgg import VGG19Features
+
+    torch.manual_seed(0)
+    weights = {k: torch.randn_like(v) * 0.05 for k, v in VGG19Features().state_dict().items()}
+    torch.save(weights, tmp_path / "vgg19.pth")
+    out = tmp_path / "vgg"
+    config = tiny(data, out, steps=1, batch_size=2, val_split=None)
+    ft.train(dataclasses.replace(config, vgg_weights=str(tmp_path / "vgg19.pth")))
+    assert "VGG perceptual loss off" not in capsys.readouterr().out
+    (record,) = records(out)
+    assert record["loss_G_VGG"] > 0
+    assert record["loss_G"] == pytest.approx(
+        record["loss_G_GAN"] + record["loss_G_Feat"] + record["loss_G_VGG"]
+    )
+    SpadeTrainer(dataclasses.replace(config, out=str(tmp_path / "off")))
+    assert "VGG perceptual loss off" in capsys.readouterr().out
+
+
 # --------------------------------------------------------------------------------------------
 # Learning, resume
 # --------------------------------------------------------------------------------------------
@@ -204,17 +224,17 @@ def test_short_run_lowers_the_discriminator_and_generator_losses(trained):
 
 
 def test_resumed_run_reproduces_the_uninterrupted_run(data, tmp_path):
-    # 8 training pairs in batches of 4: 2 steps per epoch, 6 in all; stop inside epoch 1.
+    # 8 training pairs in batches of 4: 2 steps per epoch, 4 in all; stop inside epoch 1.
     whole, parts = tmp_path / "whole", tmp_path / "parts"
-    ft.train(tiny(data, whole))
-    first = ft.train(tiny(data, parts), until=3)
+    ft.train(tiny(data, whole, epochs=2))
+    first = ft.train(tiny(data, parts, epochs=2), until=3)
     assert not first["finished"] and first["step"] == 3
     stopped = load_checkpoint(parts / "checkpoints" / "last.pt", task="spade")
     assert (stopped["epoch"], stopped["position"]) == (1, 1)
     assert ft.resume(parts)["finished"]
     keys = ("step", "loss_G", "loss_G_GAN", "loss_G_Feat", "loss_D")
     reference = [tuple(r[k] for k in keys) for r in records(whole)]
-    assert [r[0] for r in reference] == list(range(1, 7))
+    assert [r[0] for r in reference] == list(range(1, 5))
     assert [tuple(r[k] for k in keys) for r in records(parts)] == reference
     a, b = (load_checkpoint(p / "checkpoints" / "last.pt")["models"] for p in (whole, parts))
     for net in ("G", "D"):
