@@ -19,7 +19,8 @@ inference prepare images exactly as training did: ``size`` ([H, W] the model was
 at), ``mean`` and ``std`` (per channel, applied to images scaled to [0, 1]; [0.5]*3 and
 [0.5]*3 map to [-1, 1]), ``layout``, and for pix2pix ``direction`` ("AtoB"/"BtoA") and
 ``output`` ("color_mask": the generator draws a colour mask, decoded with the label set's
-palette; "photo": the generator draws a photo).
+palette; "photo": the generator draws a photo); for spade ``input`` "classes" (the
+generator takes the one-hot class map) and ``output`` "photo".
 
 Only plain containers, numbers, strings and tensors go in, so ``torch.load(weights_only=True)``
 reads it: loading a checkpoint never runs code from the file. Writes go to a temporary file

@@ -4,7 +4,8 @@
 Checked against what is well defined: both ranks end with identical parameters; the
 all-reduced validation scores equal a single-process evaluation of the saved weights; only
 rank 0 writes the run folder (one record per step); the pix2pix loop (two D passes per step,
-D without DDP in the G step) runs under DDP too.
+D without DDP in the G step) and the SPADE loop (the same, with spectral norm) run under DDP
+too.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ WORKER = textwrap.dedent(
     import sys, torch
     torch.set_num_threads(1)
     import fastpix.train as ft
-    from fastpix.train.config import Pix2PixConfig, SegmentationConfig
+    from fastpix.train.config import Pix2PixConfig, SegmentationConfig, SpadeConfig
     from fastpix.train.engine import unwrap
 
     data, out, rank = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -47,6 +48,13 @@ WORKER = textwrap.dedent(
     params = {f"{key}.{name}": value for key, (_, _, net) in trainer.nets.items()
               for name, value in unwrap(net).named_parameters()}
     torch.save({"params": params}, f"{out}/p2p_rank{rank}.pt")
+    trainer = ft.trainer_class("spade")(SpadeConfig(
+        out=out + "/spade", size=32, generator_options={"ngf": 4, "spade_hidden": 8},
+        discriminator_options={"ndf": 4, "n_layers": 2, "num_D": 2}, epochs=1, **common))
+    trainer.fit()
+    params = {f"{key}.{name}": value for key, (_, _, net) in trainer.nets.items()
+              for name, value in unwrap(net).named_parameters()}
+    torch.save({"params": params}, f"{out}/spade_rank{rank}.pt")
     trainer.close()
     """
 )
@@ -87,7 +95,7 @@ def ddp_run(data, tmp_path_factory):
 
 def test_ranks_end_with_identical_parameters(ddp_run):
     out, _ = ddp_run
-    for task in ("seg", "p2p"):
+    for task in ("seg", "p2p", "spade"):
         zero = torch.load(out / f"{task}_rank0.pt", weights_only=True)["params"]
         one = torch.load(out / f"{task}_rank1.pt", weights_only=True)["params"]
         assert zero.keys() == one.keys()

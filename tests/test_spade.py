@@ -364,7 +364,9 @@ def test_short_training_run_on_synthetic_scenes_lowers_the_losses():
             return (copy.deepcopy(generator)(semantics) - photos).abs().mean().item()
 
     start = distance()
-    history = [training_step(objective, opt_g, opt_d, semantics, photos) for _ in range(24)]
+    steps = [training_step(objective, opt_g, opt_d, semantics, photos) for _ in range(24)]
+    assert all(finite for _, finite in steps)
+    history = [losses for losses, _ in steps]
     assert all(torch.isfinite(v) for step in history for v in step.values())
     d_loss = [float(step["D_Fake"] + step["D_real"]) for step in history]
     assert d_loss[0] == pytest.approx(2.0, abs=0.05)  # an untrained D outputs about 0
@@ -379,10 +381,10 @@ def test_training_step_with_autocast_and_reused_fake():
     objective = SpadeObjective(generator, discriminator)
     opt_g, opt_d = make_optimizers(generator, discriminator)
     before = copy.deepcopy(generator.state_dict())
-    losses = training_step(
+    losses, finite = training_step(
         objective, opt_g, opt_d, generator.label_input(labels), photos,
         reuse_fake=True, autocast_dtype=torch.bfloat16,
     )  # fmt: skip
-    assert set(losses) == {"GAN", "GAN_Feat", "D_Fake", "D_real"}
+    assert finite and set(losses) == {"GAN", "GAN_Feat", "D_Fake", "D_real"}
     assert all(torch.isfinite(v) for v in losses.values())
     assert not torch.equal(before["conv_img.weight"], generator.state_dict()["conv_img.weight"])

@@ -1,11 +1,13 @@
-"""Training: the segmentation and pix2pix trainers, their presets, checkpoints and resume.
+"""Training: the segmentation, pix2pix and SPADE trainers, their presets, checkpoints and
+resume.
 
     >>> import fastpix.train as ft
     >>> summary = ft.run_preset("demo", data="data/synth", out="runs/demo")   # doctest: +SKIP
     >>> summary["best"]["value"]                     # best validation mIoU   # doctest: +SKIP
     >>> ft.resume("runs/demo", epochs=20)            # continue, longer       # doctest: +SKIP
 
-``train(config)`` runs the trainer of a ``SegmentationConfig`` or ``Pix2PixConfig``;
+``train(config)`` runs the trainer of a ``SegmentationConfig``, ``Pix2PixConfig`` or
+``SpadeConfig``;
 ``get_preset(name, **overrides)`` gives the seeds' and the reference's recipes (``PRESETS``).
 Under ``torchrun`` every process calls the same function; rank 0 logs and writes checkpoints.
 """
@@ -20,6 +22,7 @@ from fastpix.train.config import (
     PRESETS,
     Pix2PixConfig,
     SegmentationConfig,
+    SpadeConfig,
     TrainConfig,
     get_preset,
 )
@@ -28,6 +31,7 @@ from fastpix.train.config import (
 _LAZY = {
     "SegmentationTrainer": "fastpix.train.segmentation",
     "Pix2PixTrainer": "fastpix.train.pix2pix",
+    "SpadeTrainer": "fastpix.train.spade",
     "evaluate_checkpoint": "fastpix.train.evaluate",
 }
 
@@ -39,10 +43,11 @@ def __getattr__(name: str):
 
 
 def trainer_class(task_or_config: str | TrainConfig):
-    """The trainer class of a task name (``segmentation``, ``pix2pix``) or a config."""
+    """The trainer class of a task name (``segmentation``, ``pix2pix``, ``spade``) or a
+    config."""
     task = task_or_config
     if isinstance(task_or_config, TrainConfig):
-        task = "pix2pix" if isinstance(task_or_config, Pix2PixConfig) else "segmentation"
+        task = task_or_config.to_dict()["task"]
     if task == "segmentation":
         from fastpix.train.segmentation import SegmentationTrainer
 
@@ -51,10 +56,16 @@ def trainer_class(task_or_config: str | TrainConfig):
         from fastpix.train.pix2pix import Pix2PixTrainer
 
         return Pix2PixTrainer
-    raise ValueError(f"unknown training task {task!r}; expected segmentation or pix2pix")
+    if task == "spade":
+        from fastpix.train.spade import SpadeTrainer
+
+        return SpadeTrainer
+    raise ValueError(f"unknown training task {task!r}; expected segmentation, pix2pix or spade")
 
 
-def train(config: SegmentationConfig | Pix2PixConfig, until: int | None = None) -> dict[str, Any]:
+def train(
+    config: SegmentationConfig | Pix2PixConfig | SpadeConfig, until: int | None = None
+) -> dict[str, Any]:
     """Train with ``config`` (stopping after step ``until`` when given) and return the run
     summary: ``step``, ``epoch``, ``best`` ({metric, value, step, epoch}), ``scores`` (the last
     validation), ``steps_per_s``, ``last_checkpoint``, ``best_checkpoint``."""
@@ -91,6 +102,7 @@ __all__ = [
     "PRESETS",
     "Pix2PixConfig",
     "SegmentationConfig",
+    "SpadeConfig",
     "TrainConfig",
     "get_preset",
     "resume",

@@ -3,6 +3,7 @@
 fastpix train segmentation --preset demo --data data/synth --out runs/seg
 fastpix train pix2pix --preset pix2pix-cityscapes --data cityscapes --out runs/p2p --amp bf16
 fastpix train pix2pix --resume runs/p2p                      # continue where it stopped
+fastpix train spade --preset demo-spade --data data/synth --out runs/spade
 torchrun --nproc_per_node 4 -m fastpix train pix2pix ...     # DDP: one process per GPU
 fastpix evaluate --checkpoint runs/seg/checkpoints/best.pt --data data/synth
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import argparse
 import ast
 
-TASKS = ("segmentation", "pix2pix")
+TASKS = ("segmentation", "pix2pix", "spade")
 
 # flag destination -> config field, for the flags every task has
 COMMON_FIELDS = {
@@ -31,6 +32,13 @@ PIX2PIX_FIELDS = {
     "gan_mode": "gan_mode", "lambda_l1": "lambda_l1", "n_epochs_decay": "n_epochs_decay",
     "segmenter": "segmenter", "inference_mode": "inference_mode",
 }  # fmt: skip
+SPADE_FIELDS = {
+    "vgg_weights": "vgg_weights", "lambda_feat": "lambda_feat", "lambda_vgg": "lambda_vgg",
+    "ttur": "ttur", "reuse_fake": "reuse_fake", "n_epochs_decay": "n_epochs_decay",
+    "segmenter": "segmenter",
+}  # fmt: skip
+TASK_FIELDS = {"segmentation": SEGMENTATION_FIELDS, "pix2pix": PIX2PIX_FIELDS,
+               "spade": SPADE_FIELDS}  # fmt: skip
 
 
 def _common_flags() -> argparse.ArgumentParser:
@@ -84,8 +92,9 @@ def add_parser(subparsers) -> None:
                for task in TASKS}  # fmt: skip
     train = subparsers.add_parser(
         "train",
-        help="train a segmenter or a pix2pix GAN",
-        description="Train a segmenter (U-Net, ResNet-34 FCN) or a pix2pix / CGAN generator. "
+        help="train a segmenter, a pix2pix GAN or SPADE",
+        description="Train a segmenter (U-Net, ResNet-34 FCN), a pix2pix / CGAN generator or a "
+        "SPADE generator (class map → photo). "
         "A run folder gets checkpoints/last.pt and best.pt, metrics.jsonl, loss_curves.png, "
         "samples/ and progress.gif. Run under torchrun for several GPUs (or CPU processes).",
     )
@@ -120,12 +129,34 @@ def add_parser(subparsers) -> None:
     m.add_argument("--segmenter", help="segmentation checkpoint for the FCN-score (mask → photo)")
     m.add_argument("--inference-mode", choices=["paper", "eval"], help="G mode when scoring")
     p2p.set_defaults(func=run_train)
+    spade = tasks.add_parser(
+        "spade", parents=[common], help="class map → photo with SPADE",
+        description="SPADE training: hinge GAN loss against a multi-scale PatchGAN, feature "
+        "matching and (with --vgg-weights) a VGG-19 perceptual loss; Adam with TTUR.",
+    )  # fmt: skip
+    spade.add_argument("--preset", choices=presets["spade"], help="start from a preset")
+    m = spade.add_argument_group("model")
+    m.add_argument("--g-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="SPADEGenerator option, e.g. --g-option ngf=32 (repeatable)")  # fmt: skip
+    m.add_argument("--d-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="MultiscaleDiscriminator option, e.g. --d-option num_D=2")  # fmt: skip
+    m.add_argument("--vgg-weights", metavar="FILE",
+                   help="torchvision vgg19 .pth: adds the VGG loss (default: off)")  # fmt: skip
+    m.add_argument("--lambda-feat", type=float, help="feature-matching weight (default 10)")
+    m.add_argument("--lambda-vgg", type=float, help="VGG loss weight (default 10)")
+    m.add_argument("--no-ttur", dest="ttur", action="store_const", const=False,
+                   help="G and D both at --lr (NVlabs --no_TTUR; set betas with --set)")  # fmt: skip
+    m.add_argument("--reuse-fake", action="store_const", const=True,
+                   help="D's step scores G's fake instead of regenerating it")  # fmt: skip
+    m.add_argument("--n-epochs-decay", type=int, help="linear policy: epochs of decay")
+    m.add_argument("--segmenter", help="segmentation checkpoint for the validation FCN-score")
+    spade.set_defaults(func=run_train)
 
     ev = subparsers.add_parser(
         "evaluate",
         help="score a checkpoint on a data split",
         description="Segmenters: mIoU table. pix2pix photo → mask: palette → class mIoU. "
-        "pix2pix mask → photo: FCN-score with --segmenter.",
+        "pix2pix mask → photo and SPADE: FCN-score with --segmenter.",
     )
     ev.add_argument("--checkpoint", required=True, help="a fastpix checkpoint (.pt)")
     ev.add_argument("--data", required=True, help="data folder")
@@ -164,7 +195,7 @@ def _pairs(items: list[str], flag: str) -> dict:
 def _flag_overrides(args: argparse.Namespace) -> dict:
     """Config field → value for every field flag given on the command line."""
     fields = dict(COMMON_FIELDS)
-    fields.update(SEGMENTATION_FIELDS if args.task == "segmentation" else PIX2PIX_FIELDS)
+    fields.update(TASK_FIELDS[args.task])
     overrides = {
         field: getattr(args, dest) for dest, field in fields.items()
         if getattr(args, dest, None) is not None
@@ -177,7 +208,7 @@ def _flag_overrides(args: argparse.Namespace) -> dict:
 def build_config(args: argparse.Namespace):
     """The config the flags describe: the preset (or the task's defaults), then the flags."""
     from fastpix.cli import UsageError
-    from fastpix.train.config import Pix2PixConfig, SegmentationConfig, get_preset, replace
+    from fastpix.train.config import CONFIG_OF, get_preset, replace
 
     if args.preset:
         config = get_preset(args.preset)
@@ -186,11 +217,11 @@ def build_config(args: argparse.Namespace):
                 f"preset {args.preset!r} trains {config.to_dict()['task']}, not {args.task}"
             )
     else:
-        config = SegmentationConfig() if args.task == "segmentation" else Pix2PixConfig()
+        config = CONFIG_OF[args.task]()
     overrides = _flag_overrides(args)
     if args.task == "segmentation" and args.option:
         overrides["model_options"] = {**config.model_options, **_pairs(args.option, "--option")}
-    if args.task == "pix2pix":
+    if args.task in ("pix2pix", "spade"):
         if args.g_option:
             options = _pairs(args.g_option, "--g-option")
             overrides["generator_options"] = {**config.generator_options, **options}

@@ -6,8 +6,9 @@
     (0.0002, 1, 200, 100)
 
 ``SegmentationConfig`` drives ``fastpix.train.segmentation`` (photo → class map with a
-segmenter) and ``Pix2PixConfig`` drives ``fastpix.train.pix2pix`` (a conditional GAN, photo →
-colour mask or colour mask → photo). Both inherit the data, schedule, speed and logging
+segmenter), ``Pix2PixConfig`` drives ``fastpix.train.pix2pix`` (a conditional GAN, photo →
+colour mask or colour mask → photo) and ``SpadeConfig`` drives ``fastpix.train.spade`` (class
+map → photo with SPADE). All inherit the data, schedule, speed and logging
 fields of ``TrainConfig``. ``PRESETS`` holds the recipes of the seeds and of the pix2pix
 reference; ``get_preset(name, **overrides)`` returns one with fields replaced.
 """
@@ -164,8 +165,49 @@ class Pix2PixConfig(TrainConfig):
             )
 
 
-AnyConfig = Union[SegmentationConfig, Pix2PixConfig]
-TASK_OF: dict[type, str] = {SegmentationConfig: "segmentation", Pix2PixConfig: "pix2pix"}
+@dataclass
+class SpadeConfig(TrainConfig):
+    """SPADE (seed 003's label → photo generator) against its multi-scale PatchGAN, trained
+    as NVlabs trains it: hinge GAN loss, λ_feat · feature matching, λ_vgg · VGG loss when
+    ``vgg_weights`` is given, Adam with TTUR."""
+
+    generator_options: dict[str, Any] = field(default_factory=dict)  # SPADEGenerator options;
+    # label_nc is set from the label set
+    discriminator_options: dict[str, Any] = field(default_factory=dict)  # MultiscaleDiscriminator
+    # options; input_nc (semantic channels + 3) is set for you
+    ttur: bool = True  # two time-scale update rule: G at lr/2, D at 2·lr (NVlabs' default)
+    lambda_feat: float = 10.0  # weight of discriminator feature matching (0: off)
+    lambda_vgg: float = 10.0  # weight of the VGG-19 perceptual loss (used with vgg_weights)
+    vgg_weights: str | None = None  # torchvision vgg19 .pth for the VGG loss; None: no VGG loss
+    reuse_fake: bool = False  # D's step scores G's fake instead of regenerating it (NVlabs: off)
+    segmenter: str | None = None  # segmentation checkpoint for the validation FCN-score
+    lr: float = 2e-4  # NVlabs' --lr: with TTUR, G at 1e-4 and D at 4e-4
+    betas: tuple[float, float] = (0.0, 0.9)  # NVlabs with TTUR; its --no_TTUR uses (0.5, 0.999)
+    load_size: int | None = None  # NVlabs' Cityscapes mode resizes without cropping
+    sample_every: int = 500
+
+    def check(self) -> None:
+        super().check()
+        if self.lambda_feat < 0 or self.lambda_vgg < 0:
+            raise ValueError(
+                f"lambda_feat and lambda_vgg must be >= 0, got {self.lambda_feat}, "
+                f"{self.lambda_vgg}"
+            )
+        if self.weight_decay:
+            raise ValueError(f"SPADE's optimizers have no weight decay, got {self.weight_decay}")
+        for name in ("label_nc", "semantic_nc"):
+            if name in self.generator_options:
+                raise ValueError(f"generator option {name} is set from the label set; remove it")
+        if "input_nc" in self.discriminator_options:
+            raise ValueError("discriminator option input_nc is set for you; remove it")
+
+
+AnyConfig = Union[SegmentationConfig, Pix2PixConfig, SpadeConfig]
+TASK_OF: dict[type, str] = {
+    SegmentationConfig: "segmentation",
+    Pix2PixConfig: "pix2pix",
+    SpadeConfig: "spade",
+}
 CONFIG_OF: dict[str, type] = {task: cls for cls, task in TASK_OF.items()}
 
 
@@ -281,6 +323,32 @@ def _demo_pix2pix() -> Pix2PixConfig:
     )  # fmt: skip
 
 
+def _spade_cityscapes() -> SpadeConfig:
+    # The SPADE paper's Cityscapes recipe: TTUR (G 1e-4, D 4e-4, Adam β = (0, 0.9)), hinge
+    # loss, 10 · feature matching, 10 · VGG (with --vgg-weights), ngf 64 with "more"
+    # upsampling layers, 2 discriminator scales, flip, batch 32 (the paper's total over
+    # 8 GPUs: give --batch-size 4 per process under torchrun), 200 epochs with the learning
+    # rate decaying linearly over the last 100. Square 256 crops (the Cityscapes pairs);
+    # NVlabs trains at 256×512.
+    return SpadeConfig(
+        generator_options={"ngf": 64, "num_upsampling_layers": "more"},
+        discriminator_options={"ndf": 64, "n_layers": 4, "num_D": 2}, size=256,
+        batch_size=32, epochs=200, n_epochs_decay=100, lr_policy="linear",
+    )  # fmt: skip
+
+
+def _demo_spade() -> SpadeConfig:
+    # The demo's short SPADE run: class map → photo at 64×64 on synthetic scenes, a narrow
+    # generator and discriminator. One step takes about 0.5 CPU-seconds (one thread), so the
+    # 150 steps take about a minute on 2 cores.
+    return SpadeConfig(
+        generator_options={"ngf": 8, "spade_hidden": 16},
+        discriminator_options={"ndf": 16, "n_layers": 3, "num_D": 2}, size=64, batch_size=4,
+        lr=4e-4, steps=150, epochs=100, threads=2, sample_every=50, log_every=10,
+        checkpoint_every=150,
+    )  # fmt: skip
+
+
 PRESETS: dict[str, Callable[[], AnyConfig]] = {
     "unet-seed001": _unet_seed001,
     "road-unet-seed004": _road_unet_seed004,
@@ -290,6 +358,8 @@ PRESETS: dict[str, Callable[[], AnyConfig]] = {
     "cgan-seed001": _cgan_seed001,
     "demo": _demo,
     "demo-pix2pix": _demo_pix2pix,
+    "spade-cityscapes": _spade_cityscapes,
+    "demo-spade": _demo_spade,
 }
 
 

@@ -8,6 +8,7 @@
 - pix2pix colour mask → photo: the FCN-score (``fastpix.metrics.fcn_score``): a trained
   segmenter labels the generated photos, scored against the classes of the input mask; the
   same segmenter on the real photos gives the "ground truth" row of the pix2pix paper.
+- SPADE class map → photo: the same FCN-score, against the input class map.
 
 In a distributed run each process scores its share of the split and the confusion matrices
 and sums are all-reduced, so every rank returns the scores of the whole split.
@@ -15,6 +16,8 @@ and sums are all-reduced, so every rank returns the scores of the whole split.
     fastpix evaluate --checkpoint runs/seg/checkpoints/best.pt --data data/synth
     fastpix evaluate --checkpoint runs/p2p/checkpoints/best.pt --data data/synth \\
         --segmenter runs/seg/checkpoints/best.pt --json scores.json
+    fastpix evaluate --checkpoint runs/spade/checkpoints/last.pt --data data/synth \\
+        --segmenter runs/seg/checkpoints/best.pt
 """
 
 from __future__ import annotations
@@ -74,8 +77,11 @@ def score_translator(
     segmenter_binary: bool = False,
     runtime: Runtime | None = None,
     real_photos: bool = False,
+    input_classes: bool = False,
 ) -> tuple[dict[str, Any], ConfusionMatrix | None]:
-    """Scores of a pix2pix generator over ``batches`` of (input, target) images in [-1, 1].
+    """Scores of a pix2pix generator over ``batches`` of (input, target) images in [-1, 1],
+    or with ``input_classes`` of a class map → photo generator (a SPADE
+    ``fastpix.pipeline.Synthesizer``) over ``batches`` of (int64 N×H×W class map, photo).
 
     ``l1``: mean |G(input) - target|. With ``output="color_mask"``: the confusion-matrix
     scores of the generated mask's nearest-colour classes against the target mask's. With
@@ -87,7 +93,11 @@ def score_translator(
     """
     if output not in ("color_mask", "photo"):
         raise ValueError(f"output must be 'color_mask' or 'photo', got {output!r}")
-    device = next(generator.parameters()).device
+    if input_classes and output != "photo":
+        raise ValueError("a class map → photo generator draws photos (output='photo')")
+    network = getattr(generator, "network", generator)  # a Synthesizer holds its network
+    device = next(network.parameters()).device
+    classes_of = (lambda inputs: inputs) if input_classes else label_set.classes_from_mask
     k, ignore = label_set.num_classes, label_set.ignore_index
     cm = ConfusionMatrix(k, ignore, device)
     real_cm = ConfusionMatrix(k, ignore, device)
@@ -102,7 +112,7 @@ def score_translator(
             if output == "color_mask":
                 cm.update(label_set.classes_from_mask(fake), label_set.classes_from_mask(targets))
             else:
-                yield fake, label_set.classes_from_mask(inputs)
+                yield fake, classes_of(inputs)
 
     if output == "photo" and segmenter is not None:
         segmenter.eval()
@@ -113,7 +123,7 @@ def score_translator(
 
         fcn_score(segment, generated(), k, ignore, device, matrix=cm)
         if real_photos:  # a second pass over the split: the real photos
-            reals = ((targets, label_set.classes_from_mask(inputs)) for inputs, targets in batches)
+            reals = ((targets, classes_of(inputs)) for inputs, targets in batches)
             fcn_score(segment, reals, k, ignore, device, matrix=real_cm)
     else:
         for _ in generated():
@@ -140,6 +150,29 @@ def inference_generator(generator: nn.Module, mode: str = "paper") -> nn.Module:
     if mode == "eval":
         return copy.deepcopy(unwrap(generator)).eval()
     raise ValueError(f"inference mode must be 'paper' or 'eval', got {mode!r}")
+
+
+class ClassMapFirst:
+    """``EvalBatches`` of (photo, class map) as (class map, photo): the input of a class map
+    → photo generator first (re-iterable, as ``score_translator`` needs)."""
+
+    def __init__(self, batches: Batches) -> None:
+        self.batches = batches
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        return ((classes, photos) for photos, classes in self.batches)
+
+
+def load_fcn_segmenter(
+    path: str | os.PathLike, device: torch.device | str = "cpu"
+) -> tuple[nn.Module, bool]:
+    """The segmenter of a segmentation checkpoint for the FCN-score, frozen in eval mode on
+    ``device``, and whether it is binary (one logit)."""
+    from fastpix.checkpoint import build_model, load_checkpoint
+
+    checkpoint = load_checkpoint(path, task="segmentation")
+    model = build_model(checkpoint).to(device).eval().requires_grad_(False)
+    return model, bool(checkpoint.get("config", {}).get("binary", False))
 
 
 def _autocast(runtime: Runtime | None):
@@ -174,6 +207,8 @@ def evaluate_checkpoint(
 
     Segmentation checkpoints: mIoU etc. of the segmenter. pix2pix checkpoints: palette → class
     scores (photo → mask) or the FCN-score with the ``segmenter`` checkpoint (mask → photo).
+    SPADE checkpoints: the FCN-score with the ``segmenter`` checkpoint (generator in eval
+    mode, as ``fastpix pipeline`` runs it).
     ``layout`` defaults to the checkpoint's; ``mode`` (pix2pix: ``paper`` or ``eval``) to the
     one it was trained with. Returns ``{"checkpoint", "task", "split", "scores", "names",
     "table"}`` where ``table`` is a markdown table of per-class accuracy and IoU.
@@ -186,9 +221,9 @@ def evaluate_checkpoint(
     path = Path(checkpoint)
     ckpt = load_checkpoint(path)
     task = ckpt.get("task")
-    if task not in ("segmentation", "pix2pix"):
-        raise CheckpointError(f"{path}: a {task!r} checkpoint; evaluate reads segmentation and "
-                              "pix2pix checkpoints")  # fmt: skip
+    if task not in ("segmentation", "pix2pix", "spade"):
+        raise CheckpointError(f"{path}: a {task!r} checkpoint; evaluate reads segmentation, "
+                              "pix2pix and spade checkpoints")  # fmt: skip
     if "config" not in ckpt:
         raise CheckpointError(f"{path}: no training config in the checkpoint (not written by "
                               "fastpix train)")  # fmt: skip
@@ -206,6 +241,21 @@ def evaluate_checkpoint(
     if task == "segmentation":
         batches = EvalBatches(config, runtime, split, "classes")
         scores, matrix = score_segmenter(net, batches, label_set, config.binary, runtime)
+    elif task == "spade":
+        from fastpix.pipeline.stages import Synthesizer
+
+        if segmenter is None:
+            raise ValueError(
+                "a SPADE generator is scored with the FCN-score: give --segmenter, a "
+                "segmentation checkpoint trained on real photos"
+            )
+        seg_model, seg_binary = load_fcn_segmenter(segmenter, runtime.device)
+        synthesizer = Synthesizer(inference_generator(net, "eval"), label_set, "spade")
+        batches = ClassMapFirst(EvalBatches(config, runtime, split, "classes"))
+        scores, matrix = score_translator(
+            synthesizer, batches, label_set, "photo", seg_model, seg_binary, runtime,
+            real_photos=True, input_classes=True,
+        )  # fmt: skip
     else:
         output = ckpt["data"].get("output") or config.resolved_output()
         seg_model, seg_binary = None, False
@@ -215,9 +265,7 @@ def evaluate_checkpoint(
                     "a mask → photo generator is scored with the FCN-score: give --segmenter, "
                     "a segmentation checkpoint trained on real photos"
                 )
-            seg_ckpt = load_checkpoint(segmenter, task="segmentation")
-            seg_binary = bool(seg_ckpt["config"].get("binary")) if "config" in seg_ckpt else False
-            seg_model = build_model(seg_ckpt).to(runtime.device)
+            seg_model, seg_binary = load_fcn_segmenter(segmenter, runtime.device)
         generator = inference_generator(net, mode or ckpt.get("inference_mode", "paper"))
         batches = EvalBatches(config, runtime, split, "image", config.direction)
         scores, matrix = score_translator(

@@ -26,11 +26,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fastpix.checkpoint import build_model, load_checkpoint
 from fastpix.models import create
 from fastpix.train.data import EvalBatches, TrainBatches
 from fastpix.train.engine import make_optimizer, without_ddp
-from fastpix.train.evaluate import inference_generator, score_translator
+from fastpix.train.evaluate import inference_generator, load_fcn_segmenter, score_translator
 from fastpix.train.logs import to_uint8_images
 from fastpix.train.losses import gan_loss
 from fastpix.train.trainer import Trainer
@@ -86,10 +85,7 @@ class Pix2PixTrainer(Trainer):
             return None, False
         if self.output != "photo":
             raise ValueError("config.segmenter scores generated photos; this run draws masks")
-        checkpoint = load_checkpoint(self.config.segmenter, task="segmentation")
-        model = build_model(checkpoint).to(self.runtime.device).eval()
-        set_requires_grad(model, False)
-        return model, bool(checkpoint.get("config", {}).get("binary", False))
+        return load_fcn_segmenter(self.config.segmenter, self.runtime.device)
 
     def train_step(self, real_a: torch.Tensor, real_b: torch.Tensor) -> tuple[dict, bool]:
         config = self.config
