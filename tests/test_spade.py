@@ -23,7 +23,8 @@ from fastpix.models.spade import (
     instance_edges,
     one_hot_labels,
 )
-from fastpix.models.spade_losses import (
+from fastpix.models.vgg import VGG19Features, load_vgg19_weights
+from fastpix.train.spade_losses import (
     SpadeObjective,
     VGGLoss,
     feature_matching_loss,
@@ -31,7 +32,6 @@ from fastpix.models.spade_losses import (
     make_optimizers,
     training_step,
 )
-from fastpix.models.vgg import VGG19Features, load_vgg19_weights
 
 
 @pytest.fixture(autouse=True, scope="module")

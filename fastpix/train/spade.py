@@ -7,7 +7,7 @@
 The batches are (photo, class map) pairs, as a segmenter's (``target="classes"``: colour masks
 decoded to classes by the label set, ignore pixels 255); the generator sees the one-hot class
 map (``SPADEGenerator.label_input``, ignore pixels all-zero), ``label_nc`` being the label
-set's class count. Each step is ``fastpix.models.spade_losses.training_step``: a generator
+set's class count. Each step is ``fastpix.train.spade_losses.training_step``: a generator
 update on the hinge loss + ``lambda_feat`` · feature matching (+ ``lambda_vgg`` · VGG loss
 with ``vgg_weights``), then a discriminator update on the hinge loss of a regenerated fake;
 Adam with TTUR (G at lr/2, D at 2·lr).
@@ -27,7 +27,6 @@ import numpy as np
 import torch
 
 from fastpix.models import create
-from fastpix.models.spade_losses import SpadeObjective, VGGLoss, make_optimizers, training_step
 from fastpix.train.data import EvalBatches, TrainBatches
 from fastpix.train.engine import unwrap
 from fastpix.train.evaluate import (
@@ -37,6 +36,7 @@ from fastpix.train.evaluate import (
     score_translator,
 )
 from fastpix.train.logs import to_uint8_images
+from fastpix.train.spade_losses import SpadeObjective, VGGLoss, make_optimizers, training_step
 from fastpix.train.trainer import Trainer
 
 GENERATOR = "spade"
