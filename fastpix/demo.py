@@ -43,6 +43,7 @@ RESULTS = "demo.json"
 MARKER = ".fastpix-demo"  # written first: marks a folder this command may clean
 OWNED = ("data", "segmenter", "pix2pix", "deploy", REPORT, RESULTS)  # what a re-run replaces
 SAMPLE_PAIRS = 4  # synthetic training pairs shown in the report
+SYNTH_POOL_MIN = 64  # fewer scenes are rendered in this process (a pool costs seconds to start)
 
 
 @dataclass(frozen=True)
@@ -69,14 +70,14 @@ class DemoPlan:
 
 
 # The full demo: about 5 minutes on 2 cores (see the README and benchmarks/results/demo_*.csv).
-FULL = DemoPlan(scenes=400, test_scenes=50, size=128)
-# A smoke run of every stage at toy sizes: the segmenter at 32×32, 2 optimizer steps each.
+FULL = DemoPlan(scenes=220, test_scenes=50, size=128)
+# A smoke run of every stage at toy sizes: the segmenter at 32×32, one optimizer step each.
 QUICK = DemoPlan(
     scenes=8, test_scenes=2, size=128,
-    segmenter={"size": 32, "batch_size": 2, "steps": 2, "epochs": 1, "warmup_steps": 0,
-               "sample_every": 2, "checkpoint_every": 2, "log_every": 1, "num_samples": 2},
-    pix2pix={"batch_size": 1, "steps": 2, "sample_every": 2, "checkpoint_every": 2,
-             "log_every": 1, "num_samples": 2},
+    segmenter={"size": 32, "batch_size": 2, "steps": 1, "epochs": 1, "warmup_steps": 0,
+               "sample_every": 1, "checkpoint_every": 1, "log_every": 1, "num_samples": 2},
+    pix2pix={"batch_size": 1, "steps": 1, "sample_every": 1, "checkpoint_every": 1,
+             "log_every": 1, "num_samples": 1},
     deploy_scenes=1, calibration_scenes=2,
 )  # fmt: skip
 
@@ -90,17 +91,20 @@ def run_demo(
     seed: int = 0,
     threads: int | None = None,
     backend: str = "auto",
+    segmenter_overrides: dict[str, Any] | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Run the demo into ``out_dir`` and return what ``demo.json`` holds.
 
     Args:
         quick: toy sizes (a smoke run of every stage, not a measurement).
-        scenes: train + val scenes (default 400; quick 8); a tenth (at least 1) is val.
+        scenes: train + val scenes (default 220; quick 8); a tenth (at least 1) is val.
         test_scenes: held-out test scenes (default 50; quick 2).
         seed: seed of the first synthetic scene and of both trainings.
         threads: torch CPU threads of the trainings (default: the presets', 2).
         backend: TensorRT backend for ``deploy_stage`` (auto, tensorrt, tensorrt-rtx).
+        segmenter_overrides: more fields of the ``demo`` preset to replace (measurements of
+            other configurations, ``fastpix bench train --set``).
 
     Returns:
         ``{"settings", "stages": [{"stage", "seconds", "figures"}], "total_seconds",
@@ -113,6 +117,7 @@ def run_demo(
         plan,
         scenes=plan.scenes if scenes is None else scenes,
         test_scenes=plan.test_scenes if test_scenes is None else test_scenes,
+        segmenter={**plan.segmenter, **(segmenter_overrides or {})},
     )
     plan.check()
     if seed < 0:
@@ -239,7 +244,7 @@ def _synthesize(data: Path, plan: DemoPlan, seed: int) -> dict[str, Any]:
     summary = write_synthetic(
         data, n=n, layout="aligned", size=plan.size, seed=seed, png=True,
         val_fraction=plan.val_scenes / n, test_fraction=plan.test_scenes / n,
-        workers=min(2, os.cpu_count() or 1),
+        workers=1 if n < SYNTH_POOL_MIN else min(2, os.cpu_count() or 1),
     )  # fmt: skip
     splits = {"train": 0, "val": 0, "test": 0, **summary["splits"]}
     return {"splits": splits, "seconds": summary["seconds"], "first_seed": seed}
@@ -407,7 +412,7 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("--out", default="demo_out", help="output folder (default demo_out)")
     p.add_argument("--quick", action="store_true", help="toy sizes: a smoke run of every stage")
-    p.add_argument("--scenes", type=int, help="train + val scenes (default 400; quick 8)")
+    p.add_argument("--scenes", type=int, help="train + val scenes (default 220; quick 8)")
     p.add_argument("--test-scenes", type=int, help="held-out test scenes (default 50; quick 2)")
     p.add_argument("--seed", type=int, default=0, help="first scene seed and training seed")
     p.add_argument("--threads", type=int, help="torch CPU threads for training (default 2)")

@@ -262,12 +262,13 @@ def _cgan_seed001() -> Pix2PixConfig:
 
 
 def _demo() -> SegmentationConfig:
-    # The demo segmenter: a narrow U-Net at 128×128 that reaches mIoU >= 0.85 on held-out
-    # synthetic scenes in a few CPU minutes (see fastpix/bench/train.py for the measurement).
+    # The demo segmenter: a narrow U-Net at 128×128, 150 steps of batch 8 with a cosine
+    # schedule, sized to train in about 2.5 minutes on 2 CPU cores. MEASURED: see
+    # benchmarks/results/demo_miou.csv (fastpix bench train).
     return SegmentationConfig(
         model="unet", model_options={"base_channels": 16}, size=128, batch_size=8, lr=3e-3,
-        lr_policy="cosine", warmup_steps=30, epochs=8, threads=2, sample_every=200,
-        checkpoint_every=200, log_every=10,
+        lr_policy="cosine", warmup_steps=15, steps=150, epochs=100, val_every=2, threads=2,
+        sample_every=50, checkpoint_every=1000, log_every=10,
     )  # fmt: skip
 
 
