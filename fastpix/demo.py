@@ -120,6 +120,7 @@ def run_demo(
         segmenter={**plan.segmenter, **(segmenter_overrides or {})},
     )
     plan.check()
+    _check_batches(plan)
     if seed < 0:
         raise ValueError(f"--seed must be >= 0, got {seed}")
     if threads is not None and threads < 1:
@@ -215,6 +216,22 @@ class _Stages:
     def note(self, figures: str) -> None:
         self.records[-1]["figures"] = figures
         self.log(f"demo:   {figures}")
+
+
+def _check_batches(plan: DemoPlan) -> None:
+    """Every training run needs a full batch of training scenes (partial batches are dropped)."""
+    from fastpix.train.config import get_preset
+
+    batch = max(
+        get_preset("demo", **plan.segmenter).batch_size,
+        get_preset("demo-pix2pix", **plan.pix2pix).batch_size,
+    )
+    train = plan.scenes - plan.val_scenes
+    if train < batch:
+        raise ValueError(
+            f"--scenes {plan.scenes} leaves {train} training scenes, fewer than the batch size "
+            f"{batch}; give --scenes {batch + max(1, (batch + 1) // 9)} or more"
+        )
 
 
 def _prepare_folder(out: Path) -> Path:

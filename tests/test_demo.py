@@ -55,7 +55,8 @@ def _iou_rows(section: str) -> dict[str, float]:
     """Per-class IoU of the first ``| class | acc | IoU |`` table of a report section."""
     rows = {}
     for name, _acc, iou in re.findall(r"^\| ([a-z ]+) \| (\S+) \| (\S+) \|$", section, re.M):
-        rows[name] = math.nan if iou == "—" else float(iou)
+        if name != "class":  # the header
+            rows[name] = math.nan if iou == "—" else float(iou)
     return rows
 
 
