@@ -69,7 +69,7 @@ class DemoPlan:
             raise ValueError(f"--test-scenes must be >= 1, got {self.test_scenes}")
 
 
-# The full demo: about 5 minutes on 2 cores (see the README and benchmarks/results/demo_*.csv).
+# The full demo: 461 CPU seconds measured, about 4 minutes of 2 idle cores (demo_miou.csv).
 FULL = DemoPlan(scenes=220, test_scenes=50, size=128)
 # A smoke run of every stage at toy sizes: the segmenter at 32×32, one optimizer step each.
 QUICK = DemoPlan(
