@@ -23,6 +23,7 @@ COMMANDS: list[str] = [
     "fastpix.export.cli",
     "fastpix.infer.cli",
     "fastpix.pipeline.cli",
+    "fastpix.demo",
 ]
 
 
