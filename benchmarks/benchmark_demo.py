@@ -4,7 +4,7 @@
     python benchmarks/benchmark_demo.py --set steps=300    # another configuration of the preset
     python benchmarks/benchmark_demo.py --keep demo_out    # keep the demo folder and report
 
-The same as ``fastpix bench train``; see fastpix/bench/train.py. Results are appended to
+The same as ``fastpix bench demo``; see fastpix/bench/demo.py. Results are appended to
 benchmarks/results/demo_miou.{jsonl,csv}.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from fastpix.bench.train import main
+from fastpix.bench.demo import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -12,7 +12,7 @@ TARGETS: dict[str, str] = {
     "loader": "fastpix.bench.loader:run",
     "infer": "fastpix.bench.infer:run",
     "pipeline": "fastpix.bench.pipeline:run",
-    "train": "fastpix.bench.train:run",
+    "demo": "fastpix.bench.demo:run",
 }
 
 

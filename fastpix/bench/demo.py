@@ -1,4 +1,4 @@
-"""What the demo's U-Net reaches: ``fastpix bench train``.
+"""What the demo's U-Net reaches: ``fastpix bench demo``.
 
 Runs the whole demo (``fastpix.demo.run_demo``, what ``make demo`` runs: synthesize → train the
 ``demo`` preset → evaluate on held-out scenes → pix2pix → deploy) in a temporary folder and
@@ -11,7 +11,7 @@ was shared with other jobs; compare rows only with that in mind).
 ``--set FIELD=VALUE`` overrides fields of the ``demo`` preset for one measurement (the
 configurations tried while tuning it); the row records them.
 
-    fastpix bench train [--quick]
+    fastpix bench demo [--quick]
     python benchmarks/benchmark_demo.py [--quick] [--set steps=200 --set batch_size=4] \
         [--keep demo_out]
 """
@@ -85,7 +85,7 @@ def measure_demo(
 
 
 def run(args: argparse.Namespace) -> list[dict]:
-    """``fastpix bench train``: one demo measurement appended to ``<args.out>/demo_miou.*``."""
+    """``fastpix bench demo``: one demo measurement appended to ``<args.out>/demo_miou.*``."""
     overrides = parse_overrides(getattr(args, "set", None) or [])
     row = measure_demo(
         bool(args.quick), overrides, getattr(args, "scenes", None), getattr(args, "keep", None)
