@@ -8,7 +8,7 @@ import importlib
 # target name -> "module:function"; each function takes the parsed args and returns rows.
 TARGETS: dict[str, str] = {
     "kernels": "fastpix.bench.kernels:run",
-    "models": "fastpix.models.bench:run",
+    "models": "fastpix.bench.models:run",
     "loader": "fastpix.bench.loader:run",
     "infer": "fastpix.bench.infer:run",
     "pipeline": "fastpix.bench.pipeline:run",
