@@ -1,4 +1,5 @@
-"""``fastpix bench TARGET``: run a benchmark area and append its results."""
+"""``fastpix bench TARGET``: run a benchmark area and append its results; ``report`` renders
+them into ``benchmarks/results/README.md`` and PNG plots."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ TARGETS: dict[str, str] = {
     "kernels": "fastpix.bench.kernels:run",
     "models": "fastpix.bench.models:run",
     "loader": "fastpix.bench.loader:run",
+    "train": "fastpix.bench.train:run",
     "infer": "fastpix.bench.infer:run",
     "pipeline": "fastpix.bench.pipeline:run",
 }
@@ -19,9 +21,11 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "bench",
         help="run benchmarks and append results to benchmarks/results/",
-        description="Run fastpix benchmarks against their baselines in the same run.",
+        description="Run fastpix benchmarks against their baselines in the same run. 'all' "
+        "runs every target in turn (a failing one is reported and the rest still run), then "
+        "'report', which renders the latest results into <out>/README.md and <out>/plots/.",
     )
-    p.add_argument("target", choices=[*TARGETS, "all"], help="benchmark area")
+    p.add_argument("target", choices=[*TARGETS, "all", "report"], help="benchmark area")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
     p.add_argument("--out", default="benchmarks/results", help="results folder")
     p.add_argument("--quick", action="store_true", help="fewer shapes and repeats")
@@ -29,8 +33,26 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from fastpix.bench.report import render
+
+    if args.target == "report":
+        print(f"wrote {render(args.out)}")
+        return 0
     targets = list(TARGETS) if args.target == "all" else [args.target]
+    failed = []
     for target in targets:
+        print(f"== fastpix bench {target}", flush=True)
         module, name = TARGETS[target].split(":")
-        getattr(importlib.import_module(module), name)(args)
+        try:
+            getattr(importlib.import_module(module), name)(args)
+        except Exception as exc:
+            if len(targets) == 1:
+                raise
+            failed.append(target)
+            print(f"fastpix bench {target}: failed: {type(exc).__name__}: {exc}", flush=True)
+    if args.target == "all":
+        print(f"wrote {render(args.out)}")
+    if failed:
+        print(f"failed targets: {', '.join(failed)}")
+        return 1
     return 0
