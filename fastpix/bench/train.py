@@ -13,7 +13,8 @@ steps/s and images/s of two providers timed in the same run, taking turns step b
   numpy ``AlignedDataset`` (same jitter, bicubic resize), ``workers`` worker processes.
 
 At batch 1 and a bigger batch (CUDA: 32, the reference's width ngf = ndf = 64; CPU: 4, and the
-networks scaled down to ngf = ndf = 32 at the same 256×256 size, to keep a CPU run to minutes).
+networks scaled down to ngf = ndf = 16 at the same 256×256 size, to keep a CPU run to minutes; the
+``--quick`` sizes are smaller still).
 ``speedup`` on fastpix rows is reference time / fastpix time per step (medians;
 ``speedup_best``: fastest steps). Peak CUDA memory and
 the process RSS after each provider's steps are recorded.
@@ -64,11 +65,12 @@ class Setting:
     warmup: int  # untimed steps per provider first
     workers: int  # native loader threads / DataLoader worker processes
     scenes: int  # synthetic pairs written
+    segmentation_batch: int | None = None  # None: the demo preset's (8)
 
 
 CUDA_SETTING = Setting(width=64, batches=(1, 32), rounds=20, warmup=5, workers=4, scenes=256)
-CPU_SETTING = Setting(width=32, batches=(1, 4), rounds=6, warmup=1, workers=1, scenes=32)
-QUICK_CPU_SETTING = Setting(width=16, batches=(1, 2), rounds=3, warmup=1, workers=1, scenes=8)
+CPU_SETTING = Setting(width=16, batches=(1, 4), rounds=6, warmup=1, workers=1, scenes=32)
+QUICK_CPU_SETTING = Setting(width=8, batches=(1, 2), rounds=2, warmup=1, workers=1, scenes=8)
 QUICK_CUDA_SETTING = Setting(width=64, batches=(1, 16), rounds=5, warmup=2, workers=4, scenes=64)
 
 
@@ -166,6 +168,8 @@ def fastpix_segmentation(root: Path, out: Path, loader: str, device: torch.devic
         workers=s.workers, device=str(device), threads=torch.get_num_threads(), progress=False,
         sample_every=0, checkpoint_every=0,
     )  # fmt: skip
+    if s.segmentation_batch is not None:
+        config = replace(config, batch_size=s.segmentation_batch)
     trainer = SegmentationTrainer(config)
     batches = _endless(trainer.train_batches.epoch)
 
@@ -200,8 +204,9 @@ def _time_providers(providers: dict, s: Setting, device: torch.device, base: dic
         timings = interleaved(steps, s.rounds, device, warmup=s.warmup)
         rows = []
         for name, (step, fields) in opened.items():
-            reset_peak_memory(device)
-            step()  # one more step alone: its peak memory
+            if device.type == "cuda":
+                reset_peak_memory(device)
+                step()  # one more step alone: its peak memory
             timing = timings[name]
             batch = fields.get("batch", base.get("batch"))
             rows.append({
@@ -273,7 +278,7 @@ def run(args: argparse.Namespace) -> list[dict]:
         work = Path(tmp)
         pairs, scenes = work / "pairs", work / "scenes128"
         common = {"layout": "kaggle", "seed": 0, "val_fraction": 0.0, "supersample": 1}
-        write_synthetic(pairs, n=s.scenes, size=SIZE, workers=min(2, s.workers + 1), **common)
+        write_synthetic(pairs, n=s.scenes, size=SIZE, workers=1, **common)
         write_synthetic(scenes, n=SEGMENTATION_SCENES, size=SEGMENTATION_SIZE, workers=1, **common)
         rows = pix2pix_rows(pairs, work, s, device)
         rows += segmentation_rows(scenes, work, s, device)
