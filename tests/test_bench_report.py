@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import sys
+import types
 
 import pytest
 from PIL import Image
@@ -86,20 +89,26 @@ def test_bad_results_are_named(tmp_path):
 def test_bench_all_runs_every_target_and_renders(monkeypatch, tmp_path, capsys):
     ran = []
 
-    def fake_import(module):
-        class Target:
-            @staticmethod
-            def run(args):
-                ran.append(module)
-                if module.endswith("kernels"):
-                    raise RuntimeError("no device")
-                (tmp_path / "loader.jsonl").write_text(json.dumps(_loader_row("d", "native", 1, 5.0)) + "\n")  # fmt: skip
+    def make_target(name):
+        def run(args):
+            ran.append(name)
+            if name == "kernels":
+                raise RuntimeError("no device")
+            row = _loader_row("2026-03-01", name, 1, 5.0)
+            (tmp_path / "loader.jsonl").write_text(json.dumps(row) + "\n")
 
-        return Target
+        return run
 
-    monkeypatch.setattr(bench_cli.importlib, "import_module", fake_import)
-    args = bench_cli.argparse.Namespace(target="all", out=str(tmp_path), quick=True, device="cpu")
+    targets = types.ModuleType("fake_bench_targets")
+    for name in bench_cli.TARGETS:
+        setattr(targets, name, make_target(name))
+    monkeypatch.setitem(sys.modules, "fake_bench_targets", targets)
+    monkeypatch.setattr(
+        bench_cli, "TARGETS", {name: f"fake_bench_targets:{name}" for name in bench_cli.TARGETS}
+    )
+    args = argparse.Namespace(target="all", out=str(tmp_path), quick=False, device="cpu")
     assert bench_cli.run(args) == 1  # one target failed; the others still ran
-    assert ran == [spec.split(":")[0] for spec in bench_cli.TARGETS.values()]
+    assert args.quick  # "all" on the CPU: the quick sizes unless --full
+    assert ran == list(bench_cli.TARGETS)
     assert "fastpix bench kernels: failed: RuntimeError: no device" in capsys.readouterr().out
-    assert (tmp_path / "README.md").is_file()
+    assert "| pipeline |" in (tmp_path / "README.md").read_text()

@@ -29,6 +29,12 @@ def add_parser(subparsers) -> None:
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
     p.add_argument("--out", default="benchmarks/results", help="results folder")
     p.add_argument("--quick", action="store_true", help="fewer shapes and repeats")
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help="with 'all' on the CPU: the full sizes (by default 'all' on a CPU-only run uses "
+        "the --quick sizes, which fit a small machine)",
+    )
     p.set_defaults(func=run)
 
 
@@ -39,6 +45,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {render(args.out)}")
         return 0
     targets = list(TARGETS) if args.target == "all" else [args.target]
+    if args.target == "all" and not args.quick and not getattr(args, "full", False):
+        import torch
+
+        if (args.device or ("cuda" if torch.cuda.is_available() else "cpu")) == "cpu":
+            args.quick = True
+            print("note: CPU run: every target at its --quick sizes (--full for the full ones)")
     failed = []
     for target in targets:
         print(f"== fastpix bench {target}", flush=True)

@@ -68,7 +68,7 @@ class Setting:
     segmentation_batch: int | None = None  # None: the demo preset's (8)
 
 
-CUDA_SETTING = Setting(width=64, batches=(1, 32), rounds=20, warmup=5, workers=4, scenes=256)
+CUDA_SETTING = Setting(width=64, batches=(1, 32), rounds=20, warmup=5, workers=4, scenes=128)
 CPU_SETTING = Setting(width=16, batches=(1, 4), rounds=6, warmup=1, workers=1, scenes=32)
 QUICK_CPU_SETTING = Setting(width=8, batches=(1, 2), rounds=2, warmup=1, workers=1, scenes=8)
 QUICK_CUDA_SETTING = Setting(width=64, batches=(1, 16), rounds=5, warmup=2, workers=4, scenes=64)
