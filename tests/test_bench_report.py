@@ -64,6 +64,7 @@ def test_report_has_the_latest_numbers_and_valid_plots(results):
     for number in ("123.5", "234.5", "12.25", "20.75", "31.25", "12.5", "400", "200", "2.5"):
         assert f"| {number} |" in readme, number
     assert "11.11" not in readme  # the older run
+    assert "No GPU run is recorded for: loader." in readme
     assert "git abc1234" in readme and "driver 580.1" in readme
     # Table rows in recorded order, with the chosen columns.
     header = next(line for line in readme.splitlines() if line.startswith("| config"))

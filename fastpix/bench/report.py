@@ -230,6 +230,16 @@ def render(results_dir: str | os.PathLike = "benchmarks/results", plots: bool = 
                 png = results_dir / "plots" / f"{name}_{_slug(device)}.png"
                 if plot is not None and _draw(png, f"{name} — {device}", plot):
                     lines += ["", f"![{name} on {device}](plots/{png.name})"]
+    cpu_only = sorted(
+        name
+        for name, rows in results.items()
+        if all(str(r.get("device", "cpu")).startswith("cpu") for r in rows)
+    )
+    if cpu_only:
+        lines += ["", "## Not measured", "",
+                  f"No GPU run is recorded for: {', '.join(cpu_only)}. Their GPU rows (Triton "
+                  "kernels, nvJPEG, AMP + channels_last training, TensorRT) come from "
+                  "`fastpix bench all` on a CUDA machine."]  # fmt: skip
     readme = results_dir / "README.md"
     text = "\n".join(lines) + "\n"
     _write_atomically(readme, lambda tmp: Path(tmp).write_text(text))
