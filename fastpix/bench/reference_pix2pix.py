@@ -120,12 +120,18 @@ class ReferencePix2Pix:
         ngf, ndf: generator / discriminator widths (64 in the reference).
         norm: ``batch`` (pix2pix's default) or ``instance``.
         device: where the networks live.
+        num_downs: U-Net depth (8: unet_256; 7: unet_128).
     """
 
     def __init__(
-        self, ngf: int = 64, ndf: int = 64, norm: str = "batch", device: str | torch.device = "cpu"
+        self,
+        ngf: int = 64,
+        ndf: int = 64,
+        norm: str = "batch",
+        device: str | torch.device = "cpu",
+        num_downs: int = 8,
     ) -> None:
-        self.generator = init_normal(ReferenceUnet(8, ngf, norm)).to(device).train()
+        self.generator = init_normal(ReferenceUnet(num_downs, ngf, norm)).to(device).train()
         self.discriminator = init_normal(ReferencePatchGAN(ndf, norm)).to(device).train()
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=2e-4, betas=(0.5, 0.999))
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999))  # fmt: skip
