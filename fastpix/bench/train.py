@@ -21,6 +21,8 @@ the process RSS after each provider's steps are recorded.
 
 A ``segmentation`` case times the ``demo`` preset's U-Net (``SegmentationTrainer``) with the
 native loader and with the PIL loader (``loader="pil"``), 128×128 scenes.
+``FASTPIX_BENCH_THREADS`` sets torch's CPU threads (on a shared machine, one thread avoids the
+OpenMP oversubscription that makes small steps erratic).
 
     fastpix bench train [--quick] [--device cuda]
     python benchmarks/benchmark_train.py [--quick]
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -268,6 +271,8 @@ def run(args: argparse.Namespace) -> list[dict]:
     from fastpix.data import write_synthetic
 
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if os.environ.get("FASTPIX_BENCH_THREADS"):  # the same knob as fastpix bench infer
+        torch.set_num_threads(int(os.environ["FASTPIX_BENCH_THREADS"]))
     s = setting_for(device, bool(args.quick))
     if device.type != "cuda":
         print("note: CPU run: networks at ngf = ndf = "
