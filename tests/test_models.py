@@ -522,7 +522,7 @@ def test_fcn_upsampler_is_bilinear_and_aligned_with_the_features():
 
 
 def test_flop_counts_match_the_reference_measurements():
-    from fastpix.models.bench import count_flops
+    from fastpix.bench.models import count_flops
 
     assert count_flops("unet_256", {}, (1, 3, 256, 256)) / 1e9 == pytest.approx(12.10, abs=5e-3)
     assert count_flops("unet_256", {}, (1, 3, 256, 512)) / 1e9 == pytest.approx(24.19, abs=5e-3)

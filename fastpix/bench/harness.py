@@ -68,6 +68,60 @@ def measure(
     return Timing(statistics.median(times), min(times), max(times), len(times))
 
 
+def interleaved(
+    providers: dict[str, Callable[[], object]],
+    rounds: int,
+    device: torch.device | str = "cpu",
+    warmup: int = 1,
+) -> dict[str, Timing]:
+    """Time each provider once per round, the providers taking turns, so that a busy (shared)
+    machine slows them alike; ``warmup`` untimed rounds first. Returns provider → Timing
+    over the ``rounds`` timed calls."""
+    samples: dict[str, list[float]] = {name: [] for name in providers}
+    for round_index in range(warmup + rounds):
+        for name, fn in providers.items():
+            seconds = measure(fn, device=device, warmup=0, repeats=1).median_s
+            if round_index >= warmup:
+                samples[name].append(seconds)
+    return {
+        name: Timing(statistics.median(times), min(times), max(times), len(times))
+        for name, times in samples.items()
+    }
+
+
+def load_average() -> float | None:
+    """The 1-minute load average (other processes on a shared machine), None where unknown."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+
+
+def rss_mib() -> float | None:
+    """This process's resident memory now, MiB (None where /proc is missing)."""
+    try:
+        with open("/proc/self/statm") as f:
+            pages = int(f.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def reset_peak_memory(device: torch.device | str) -> None:
+    """Start a new peak-memory window on a CUDA device (nothing on the CPU)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def peak_memory_mib(device: torch.device | str) -> float | None:
+    """Peak CUDA memory allocated by torch since ``reset_peak_memory``, MiB (None on the
+    CPU)."""
+    device = torch.device(device)
+    if device.type != "cuda":
+        return None
+    torch.cuda.synchronize(device)
+    return torch.cuda.max_memory_allocated(device) / 2**20
+
+
 def _git_revision() -> str:
     try:
         out = subprocess.run(
@@ -91,7 +145,8 @@ def _optional_version(module: str) -> str | None:
 
 
 def environment(device: torch.device | str = "cpu") -> dict:
-    """What a result was measured on: date, revision, device and library versions."""
+    """What a result was measured on: date, revision, device, library versions (torch,
+    CUDA, Triton, TensorRT, onnxruntime; None where absent) and the machine's load."""
     from fastpix._version import __version__
 
     device = torch.device(device)
@@ -103,16 +158,17 @@ def environment(device: torch.device | str = "cpu") -> dict:
         "triton": _optional_version("triton"),
         "tensorrt": _optional_version("tensorrt") or _optional_version("tensorrt_rtx"),
         "onnxruntime": _optional_version("onnxruntime"),
+        "cuda": torch.version.cuda,
         "python": platform.python_version(),
         "machine": platform.machine(),
         "cpu_threads": torch.get_num_threads(),
+        "load_average_1m": load_average(),
     }
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(device)
         env.update(
             device=props.name,
             compute_capability=f"{props.major}.{props.minor}",
-            cuda=torch.version.cuda,
             driver=_nvidia_driver(),
         )
     else:

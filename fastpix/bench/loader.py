@@ -20,8 +20,6 @@ Configs: ``plain`` (256×256 halves as they are) and ``pix2pix`` (resize to 286,
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
 import tempfile
 import threading
 from pathlib import Path
@@ -29,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fastpix.bench.harness import environment, markdown_table, measure, write_rows
+from fastpix.bench.harness import environment, interleaved, load_average, markdown_table, write_rows
 
 # name -> PairLoader jitter options.
 CONFIGS = {
@@ -135,20 +133,13 @@ def _cpu_providers(root: Path, jitter: dict, threads: int, batches: list, native
 
 
 def _interleaved(providers: dict, rounds: int, device: str | torch.device = "cpu") -> dict:
-    """Times each provider once per round, the providers taking turns, so that a busy machine
-    slows them alike; one warm-up round first. Returns provider -> (best, median) seconds."""
-    samples: dict[str, list[float]] = {name: [] for name in providers}
-    for round_index in range(rounds + 1):
-        for name, fn in providers.items():
-            seconds = measure(fn, device=device, warmup=0, repeats=1).median_s
-            if round_index:
-                samples[name].append(seconds)
-    return {name: (min(times), statistics.median(times)) for name, times in samples.items()}
+    """provider -> (best, median) seconds over ``rounds`` turns (``harness.interleaved``)."""
+    timings = interleaved(providers, rounds, device)
+    return {name: (t.min_s, t.median_s) for name, t in timings.items()}
 
 
 def _row(config: str, provider: str, threads: int, pairs: int, timing) -> dict:
     best, median = timing
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     return {
         "target": "loader",
         "config": config,
@@ -162,7 +153,7 @@ def _row(config: str, provider: str, threads: int, pairs: int, timing) -> dict:
         "pairs_per_s": pairs / best,
         "pairs_per_s_median": pairs / median,
         # Other processes on the machine when this provider finished (shared machines).
-        "load_average_1m": load,
+        "load_average_1m": load_average(),
     }
 
 
