@@ -104,7 +104,7 @@ def run_demo(
         threads: torch CPU threads of the trainings (default: the presets', 2).
         backend: TensorRT backend for ``deploy_stage`` (auto, tensorrt, tensorrt-rtx).
         segmenter_overrides: more fields of the ``demo`` preset to replace (measurements of
-            other configurations, ``fastpix bench demo --set``).
+            other configurations, ``benchmarks/benchmark_demo.py --set``).
 
     Returns:
         ``{"settings", "stages": [{"stage", "seconds", "figures"}], "total_seconds",

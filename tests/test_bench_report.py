@@ -112,4 +112,5 @@ def test_bench_all_runs_every_target_and_renders(monkeypatch, tmp_path, capsys):
     assert args.quick  # "all" on the CPU: the quick sizes unless --full
     assert ran == list(bench_cli.TARGETS)
     assert "fastpix bench kernels: failed: RuntimeError: no device" in capsys.readouterr().out
-    assert "| pipeline |" in (tmp_path / "README.md").read_text()
+    last = list(bench_cli.TARGETS)[-1]  # each fake target rewrites the file; the last one stays
+    assert f"| {last} |" in (tmp_path / "README.md").read_text()
