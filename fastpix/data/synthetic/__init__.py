@@ -33,20 +33,27 @@ from fastpix.data.synthetic.background import (
 )
 from fastpix.data.synthetic.common import IGNORE_INDEX, NUM_CLASSES
 from fastpix.data.synthetic.layout import Street, populate, sample_street
-from fastpix.data.synthetic.raster import Camera, Canvas, blur3, box_downsample
+from fastpix.data.synthetic.raster import (
+    Camera,
+    Canvas,
+    blur3,
+    box_downsample,
+    put_rgb,
+    take_rgb,
+)
 
 
 def _draw_hood(canvas: Canvas, street: Street) -> None:
     cam = canvas.camera
     x = (canvas.cols - cam.width / 2) / (cam.width / 2)
     top = cam.height * (1 - street.hood * (1 - 0.35 * x**2))
-    mask = np.broadcast_to(canvas.rows > top, (cam.height, cam.width))
-    shade = 0.12 + 0.25 * np.clip(1 - (canvas.rows - top) / (street.hood * cam.height), 0, 1)
-    rgb = np.broadcast_to(
-        shade[..., None] * np.array([0.9, 0.95, 1.0], np.float32), (cam.height, cam.width, 3)
-    )
-    canvas.photo[mask] = rgb[mask]
-    canvas.label[mask] = IGNORE_INDEX
+    first = max(0, math.floor(float(top.min())))  # the bonnet covers only the bottom rows
+    rows = canvas.rows[first:]
+    mask = rows > top
+    shade = 0.12 + 0.25 * np.clip(1 - (rows - top) / (street.hood * cam.height), 0, 1)
+    rgb = shade[..., None] * np.array([0.9, 0.95, 1.0], np.float32)
+    put_rgb(canvas.photo[first:], mask, take_rgb(rgb, mask))
+    canvas.label[first:][mask] = IGNORE_INDEX
 
 
 def _finish(photo: np.ndarray, rng: np.random.Generator) -> np.ndarray:

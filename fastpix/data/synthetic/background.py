@@ -21,7 +21,16 @@ from fastpix.data.synthetic.common import (
     wrap,
 )
 from fastpix.data.synthetic.layout import BuildingRow, Street
-from fastpix.data.synthetic.raster import NEAR, Canvas, x_plane, y_plane, z_plane
+from fastpix.data.synthetic.raster import (
+    NEAR,
+    Canvas,
+    put_rgb,
+    scale_rgb,
+    take_rgb,
+    x_plane,
+    y_plane,
+    z_plane,
+)
 
 
 def draw_sky(canvas: Canvas, street: Street) -> None:
@@ -36,7 +45,7 @@ def draw_sky(canvas: Canvas, street: Street) -> None:
         cloud = canvas.coarse[empty] * 0.6 + canvas.mid[empty] * 0.4
         amount = np.clip((cloud - (1.0 - street.clouds)) * 3.0, 0.0, 0.85)[:, None]
         rgb = rgb * (1 - amount) + np.float32(0.93) * amount
-    canvas.photo[empty] = rgb
+    put_rgb(canvas.photo, empty, rgb)
     canvas.label[empty] = SKY
 
 
@@ -58,7 +67,7 @@ def draw_ground(canvas: Canvas, street: Street) -> None:
     for kind, shader in ((ROAD, _asphalt), (SIDEWALK, _paving), (TERRAIN, _grass)):
         sel = label == kind
         if sel.any():
-            rgb[sel] = shader(street, X[sel], z[sel], grain[sel], fine[sel], coarse[sel])
+            put_rgb(rgb, sel, shader(street, X[sel], z[sel], grain[sel], fine[sel], coarse[sel]))
     canvas.fill(face.window, visible, z, label, rgb * street.light.on(UP))
 
 
@@ -218,7 +227,7 @@ def draw_street_end(canvas: Canvas, street: Street) -> None:
         color = FACADE_COLORS[cell % len(FACADE_COLORS)] * 0.9
         rgb = color * (0.9 + 0.2 * fine[..., None])
         storey = wrap(Y, 3.2)
-        rgb[(storey > 1.2) & (storey < 2.3) & (wrap(X, 2.5) < 1.2)] *= 0.55
+        scale_rgb(rgb, (storey > 1.2) & (storey < 2.3) & (wrap(X, 2.5) < 1.2), 0.55)
         label = BUILDING
     else:
         top = 8.0 + 6.0 * coarse
@@ -248,4 +257,6 @@ def shade_shadows(canvas: Canvas, street: Street) -> None:
     lit[lit] = shadowed
     ambient = light.ambient * light.sky_rgb
     factor = ambient / (ambient + light.direct * sy * light.sun_rgb)
-    canvas.photo[lit] *= np.maximum(factor, 0.45).astype(np.float32)
+    put_rgb(
+        canvas.photo, lit, take_rgb(canvas.photo, lit) * np.maximum(factor, 0.45).astype(np.float32)
+    )

@@ -29,7 +29,7 @@ from fastpix.data.synthetic.common import (
     textured,
     wrap,
 )
-from fastpix.data.synthetic.raster import Canvas, x_plane, y_plane, z_plane
+from fastpix.data.synthetic.raster import Canvas, put_rgb, scale_rgb, x_plane, y_plane, z_plane
 
 
 @dataclass
@@ -105,14 +105,14 @@ class TrafficLight:
         rgb = textured(self.housing, grain, fine, 0.08)
         if self.backplate:
             rim = (np.abs(u) > w / 2) | (v < 0) | (v > h)
-            rgb[rim] = np.array([0.85, 0.85, 0.82], np.float32)
+            put_rgb(rgb, rim, np.array([0.85, 0.85, 0.82], np.float32))
         rgb *= light.on(TOWARDS_CAMERA)
         for k in range(3):  # lamps glow by themselves: no lighting on them
             cv = h * (5 - 2 * k) / 6
             lamp = ellipse(u, v, 0.0, cv, 0.33 * w, 0.33 * w)
-            rgb[lamp] = LAMP_COLORS[k] * (1.0 if k == self.lit else 0.18)
+            put_rgb(rgb, lamp, LAMP_COLORS[k] * (1.0 if k == self.lit else 0.18))
             if k == self.lit:
-                rgb[ellipse(u, v, 0.0, cv, 0.16 * w, 0.16 * w)] = 0.6 + 0.4 * LAMP_COLORS[k]
+                put_rgb(rgb, ellipse(u, v, 0.0, cv, 0.16 * w, 0.16 * w), 0.6 + 0.4 * LAMP_COLORS[k])
         # Signal heads and signs hang just in front of their pole.
         canvas.paint(face.window, face.inside, self.z - 0.05, TRAFFIC_LIGHT, rgb)
 
@@ -140,19 +140,19 @@ class Sign:
             d = np.hypot(u, v)
             mask = d < 1
             rgb = np.where((d > 0.72)[..., None], red, white)
-            rgb[(np.abs(u) < 0.35) & (np.abs(v) < 0.3) & (np.abs(u) > 0.08)] = 0.1
+            put_rgb(rgb, (np.abs(u) < 0.35) & (np.abs(v) < 0.3) & (np.abs(u) > 0.08), 0.1)
         elif self.kind in ("triangle", "yield"):
             vv = v if self.kind == "triangle" else -v
             mask = (vv > -0.85) & (np.abs(u) < (1 - vv) * 0.6)
             inner = (vv > -0.6) & (np.abs(u) < (0.75 - vv) * 0.6 - 0.05)
             rgb = np.where(inner[..., None], white, red)
             if self.kind == "triangle":
-                rgb[inner & (np.abs(u) < 0.08) & (vv > -0.45) & (vv < 0.25)] = 0.1
+                put_rgb(rgb, inner & (np.abs(u) < 0.08) & (vv > -0.45) & (vv < 0.25), 0.1)
         elif self.kind == "square":
             mask = (np.abs(u) < 0.9) & (np.abs(v) < 0.9)
             rgb = solid(u.shape, [0.1, 0.28, 0.66])
             arrow = (np.abs(u) < 0.15) & (v > -0.55) & (v < 0.3) | (np.abs(u) < 0.5 - (v - 0.2))
-            rgb[arrow & (v > -0.55) & (v < 0.65)] = white
+            put_rgb(rgb, arrow & (v > -0.55) & (v < 0.65), white)
         elif self.kind == "diamond":
             d = np.abs(u) + np.abs(v)
             mask = d < 1
@@ -160,7 +160,7 @@ class Sign:
         else:  # octagon (stop)
             mask = (np.maximum(np.abs(u), np.abs(v)) < 0.95) & (np.abs(u) + np.abs(v) < 1.35)
             rgb = solid(u.shape, red)
-            rgb[(np.abs(v) < 0.15) & (np.abs(u) < 0.65)] = white
+            put_rgb(rgb, (np.abs(v) < 0.15) & (np.abs(u) < 0.65), white)
         rgb = textured(rgb, grain, fine, 0.04)
         canvas.paint(
             face.window,
@@ -250,13 +250,15 @@ class Barrier:
         if self.kind == "wall":
             rgb = textured(self.color, grain, fine, 0.08) * (0.85 + 0.25 * coarse)[..., None]
             if self.style == 0:  # concrete with formwork lines
-                rgb[wrap(v, 0.6) < 0.03] *= 0.82
-                rgb[wrap(a, 2.4) < 0.03] *= 0.82
+                scale_rgb(rgb, wrap(v, 0.6) < 0.03, 0.82)
+                scale_rgb(rgb, wrap(a, 2.4) < 0.03, 0.82)
             else:  # stone blocks
                 course = np.floor(v / 0.35)
                 rgb *= (0.88 + 0.2 * hash01(np.floor(a / 0.6 + 0.5 * course), course))[..., None]
-                rgb[(wrap(v, 0.35) < 0.028) | (wrap(a / 0.6 + 0.5 * course, 1.0) < 0.05)] *= 0.7
-            rgb[v > self.height - 0.12] = self.color * 1.15
+                scale_rgb(
+                    rgb, (wrap(v, 0.35) < 0.028) | (wrap(a / 0.6 + 0.5 * course, 1.0) < 0.05), 0.7
+                )
+            put_rgb(rgb, v > self.height - 0.12, self.color * 1.15)
             return rgb, None
         rgb = textured(self.color, grain, fine, 0.1)
         alpha = np.ones(a.shape, np.float32)
@@ -269,12 +271,12 @@ class Barrier:
                 | (np.abs(v - 0.15) < 0.05)
             )
             alpha = np.where(bar, 1.0, 0.7).astype(np.float32)
-            rgb[~bar] *= 0.5
+            scale_rgb(rgb, ~bar, 0.5)
         else:  # wire mesh on posts
             mesh = (wrap(a + v, 0.12) < 0.025) | (wrap(a - v, 0.12) < 0.025)
             post = wrap(a, 2.5) < 0.08
             alpha = np.where(post, 1.0, np.where(mesh, 0.95, 0.7)).astype(np.float32)
-            rgb[~(mesh | post)] *= 0.45
+            scale_rgb(rgb, ~(mesh | post), 0.45)
         return rgb, alpha
 
     def draw(self, canvas: Canvas, light: Light) -> None:

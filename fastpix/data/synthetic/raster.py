@@ -141,7 +141,7 @@ class Canvas:
         """Draw the ``visible`` pixels of ``window``: ``depth``, ``label`` are scalars or one
         value per visible pixel, ``rgb`` is 3 values or one row per visible pixel."""
         region = window.region
-        self.photo[region][visible] = rgb
+        put_rgb(self.photo[region], visible, rgb)
         self.depth[region][visible] = depth
         self.label[region][visible] = label
 
@@ -161,24 +161,63 @@ class Canvas:
         if not visible.any():
             return
         pick = _picker(visible)
-        rgb = pick(rgb, 3)
+        rgb = np.asarray(rgb, np.float32)
+        if rgb.ndim == 3:
+            rgb = take_rgb(rgb, visible)
         if alpha is not None:
             a = pick(alpha)[:, None]
-            rgb = self.photo[window.region][visible] * (1.0 - a) + rgb * a
+            rgb = take_rgb(self.photo[window.region], visible) * (1.0 - a) + rgb * a
         self.fill(window, visible, pick(depth), pick(label), rgb)
 
 
 def _picker(visible: np.ndarray):
-    """Select the ``visible`` pixels of an array shaped like the window (or broadcastable)."""
+    """Select the ``visible`` pixels of a one-channel array shaped like the window (or
+    broadcastable to it); scalars pass through."""
 
-    def pick(values, channels: int | None = None):
+    def pick(values):
         values = np.asarray(values)
-        if values.ndim == 0 or (channels and values.ndim == 1):
+        if values.ndim == 0:
             return values
-        shape = visible.shape + ((channels,) if channels else ())
-        return np.broadcast_to(values, shape)[visible]
+        return np.broadcast_to(values, visible.shape)[visible]
 
     return pick
+
+
+# One RGB float32 pixel as a single 12-byte item. numpy selects and scatters whole items
+# through a boolean mask several times faster than it handles a trailing channel axis, and
+# the copy is bit for bit.
+_PIXEL = np.dtype((np.void, 12))
+
+
+def _pixels(rgb: np.ndarray) -> np.ndarray:
+    """``rgb`` (…×3 float32, channels contiguous) viewed as one ``_PIXEL`` per pixel."""
+    if rgb.dtype != np.float32 or rgb.shape[-1] != 3:
+        raise TypeError(f"expected a float32 …×3 array, got {rgb.dtype} {rgb.shape}")
+    return rgb.view(_PIXEL)[..., 0]
+
+
+def take_rgb(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``rgb[mask]``: the float32 n×3 colours of the n pixels where ``mask`` holds."""
+    return _pixels(rgb)[mask].view(np.float32).reshape(-1, 3)
+
+
+def put_rgb(rgb: np.ndarray, mask: np.ndarray, values) -> None:
+    """``rgb[mask] = values`` in place: ``values`` is a grey, 3 values, or one grey (n×1) or
+    colour (n×3) per masked pixel."""
+    values = np.asarray(values, np.float32)
+    if values.shape[-1:] != (3,):
+        values = np.broadcast_to(
+            values[..., None] if values.ndim == 0 else values,
+            (*values.shape[:-1], 3) if values.ndim else (3,),
+        )
+    _pixels(rgb)[mask] = _pixels(np.ascontiguousarray(values))
+
+
+def scale_rgb(rgb: np.ndarray, mask: np.ndarray, factor) -> None:
+    """``rgb[mask] *= factor`` in place, for a scalar ``factor`` or one per pixel of ``mask``
+    (the other pixels are multiplied by exactly 1)."""
+    factor = np.asarray(factor, np.float32)
+    rgb *= np.where(mask, factor, np.float32(1.0))[..., None]
 
 
 def z_plane(canvas: Canvas, z: float, X0: float, X1: float, Y0: float, Y1: float) -> Face | None:
