@@ -60,7 +60,7 @@ def _finish(photo: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Camera effects: exposure, white balance, saturation, lens blur, vignetting and sensor
     noise. float32 H×W×3 in 0..1 → uint8."""
     gain = rng.uniform(0.9, 1.15) * rng.uniform(0.96, 1.04, 3).astype(np.float32)
-    grey = photo.mean(-1, keepdims=True)
+    grey = ((photo[..., 0] + photo[..., 1] + photo[..., 2]) / 3)[..., None]  # = mean(-1), faster
     photo = (grey + (photo - grey) * np.float32(rng.uniform(0.75, 1.15))) * gain
     photo = blur3(photo, rng.uniform(0.0, 0.2))
     h, w = photo.shape[:2]

@@ -98,7 +98,7 @@ def _asphalt(street: Street, X, z, grain, fine, coarse) -> np.ndarray:
     what = np.select([rail, mark], [2, 1], 0)
     factor = np.where(mark, 0.8 + 0.25 * fine, factor)
     table = np.stack([street.asphalt, street.marking, RAIL_RGB])
-    return table[what] * factor[:, None].astype(np.float32)
+    return np.take(table, what, axis=0) * factor[:, None].astype(np.float32)
 
 
 def _paving(street: Street, X, z, grain, fine, coarse) -> np.ndarray:
@@ -113,7 +113,7 @@ def _paving(street: Street, X, z, grain, fine, coarse) -> np.ndarray:
     kerb = (np.abs(X - road_l) < 0.22) | (np.abs(X - road_r) < 0.22)
     factor = np.where(kerb, 0.95 + 0.1 * fine, factor)
     table = np.stack([street.paving, KERB_RGB])
-    return table[kerb.astype(np.intp)] * factor[:, None].astype(np.float32)
+    return np.take(table, kerb.astype(np.intp), axis=0) * factor[:, None].astype(np.float32)
 
 
 def _grass(street: Street, X, z, grain, fine, coarse) -> np.ndarray:
@@ -180,7 +180,9 @@ def _facade_rgb(row: BuildingRow, seg: np.ndarray, s, v, grain, fine, coarse) ->
     table[:, WALL_SURFACE] = row.colors
     table[:, FRAME], table[:, PANE], table[:, SHOP] = FRAME_RGB, PANE_RGB, SHOP_RGB
     table[:, AWNING], table[:, DOOR] = row.awning, DOOR_RGB
-    return table[seg, what] * factor[:, None].astype(np.float32)
+    # np.take: several times faster than fancy indexing for a gather of whole rows.
+    colors = np.take(table.reshape(-1, 3), seg * table.shape[1] + what, axis=0)
+    return colors * factor[:, None].astype(np.float32)
 
 
 def draw_row(canvas: Canvas, row: BuildingRow, light: Light, z_end: float) -> None:

@@ -40,10 +40,12 @@ class Camera:
     cy: float
 
     def column(self, X, z):
-        return self.cx + self.focal * np.asarray(X) / np.asarray(z)
+        """Column of the points (X, z): floats or numpy arrays."""
+        return self.cx + self.focal * X / z
 
     def row(self, Y, z):
-        return self.cy + self.focal * (self.cam_height - np.asarray(Y)) / np.asarray(z)
+        """Row of the points (Y, z): floats or numpy arrays."""
+        return self.cy + self.focal * (self.cam_height - Y) / z
 
     def pixels(self, metres: float, z: float) -> float:
         """How many pixels ``metres`` spans at depth ``z``."""
@@ -93,8 +95,10 @@ def smooth_noise(rng: np.random.Generator, height: int, width: int, cell: int) -
     cell = max(1, int(cell))
     gh, gw = height // cell + 2, width // cell + 2
     grid = rng.random((gh, gw), dtype=np.float32)
-    image = Image.fromarray(grid).resize((gw * cell, gh * cell), Image.Resampling.BILINEAR)
-    return np.asarray(image)[:height, :width]
+    # Scaling the grid by ``cell``, but only over the height×width corner that is kept.
+    box = (0.0, 0.0, width / cell, height / cell)
+    image = Image.fromarray(grid).resize((width, height), Image.Resampling.BILINEAR, box=box)
+    return np.asarray(image)
 
 
 class Canvas:
@@ -228,11 +232,12 @@ def z_plane(canvas: Canvas, z: float, X0: float, X1: float, Y0: float, Y1: float
     win = canvas.window(cam.column(X0, z), cam.column(X1, z), cam.row(Y1, z), cam.row(Y0, z))
     if win is None:
         return None
-    X = (win.cols - cam.cx) * (z / cam.focal)
-    Y = cam.cam_height - (win.rows - cam.cy) * (z / cam.focal)
-    X, Y = np.broadcast_arrays(X, Y)
-    inside = (X >= X0) & (X <= X1) & (Y >= Y0) & (Y <= Y1)
-    return Face(win, X, Y, np.float32(z), inside)
+    X = (win.cols - cam.cx) * (z / cam.focal)  # (1, w)
+    Y = cam.cam_height - (win.rows - cam.cy) * (z / cam.focal)  # (h, 1)
+    inside = ((X >= X0) & (X <= X1)) & ((Y >= Y0) & (Y <= Y1))
+    return Face(
+        win, np.broadcast_to(X, win.shape), np.broadcast_to(Y, win.shape), np.float32(z), inside
+    )
 
 
 def x_plane(canvas: Canvas, X: float, z0: float, z1: float, Y0: float, Y1: float) -> Face | None:
@@ -248,10 +253,10 @@ def x_plane(canvas: Canvas, X: float, z0: float, z1: float, Y0: float, Y1: float
         return None
     dx = win.cols - cam.cx
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(dx * X > 0, cam.focal * X / dx, -1.0).astype(np.float32)
-    Y = cam.cam_height - (win.rows - cam.cy) * (z / cam.focal)
-    z, Y = np.broadcast_arrays(z, Y)
-    inside = (z >= z0) & (z <= z1) & (Y >= Y0) & (Y <= Y1)
+        z = np.where(dx * X > 0, cam.focal * X / dx, -1.0).astype(np.float32)  # (1, w)
+    Y = cam.cam_height - (win.rows - cam.cy) * (z / cam.focal)  # (h, w)
+    inside = ((z >= z0) & (z <= z1)) & (Y >= Y0) & (Y <= Y1)
+    z = np.broadcast_to(z, win.shape)
     return Face(win, z, Y, z, inside)
 
 
@@ -270,10 +275,10 @@ def y_plane(canvas: Canvas, Y: float, X0: float, X1: float, z0: float, z1: float
         return None
     dy = win.rows - cam.cy
     with np.errstate(divide="ignore"):
-        z = np.where(dy > 0, cam.focal * drop / dy, -1.0).astype(np.float32)
-    Xw = (win.cols - cam.cx) * (z / cam.focal)
-    z, Xw = np.broadcast_arrays(z, Xw)
-    inside = (Xw >= X0) & (Xw <= X1) & (z >= z0) & (z <= z1)
+        z = np.where(dy > 0, cam.focal * drop / dy, -1.0).astype(np.float32)  # (h, 1)
+    Xw = (win.cols - cam.cx) * (z / cam.focal)  # (h, w)
+    inside = (Xw >= X0) & (Xw <= X1) & ((z >= z0) & (z <= z1))
+    z = np.broadcast_to(z, win.shape)
     return Face(win, Xw, z, z, inside)
 
 

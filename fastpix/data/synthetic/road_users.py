@@ -302,13 +302,10 @@ class Vehicle:
             return
         region = face.window.region
         near = face.inside & (np.abs(canvas.depth[region] - face.depth) < 0.05 * face.depth + 0.1)
-        edge = np.minimum.reduce(
-            [
-                face.a - self.x0 + 0.25,
-                self.x1 + 0.25 - face.a,
-                face.b - self.z + 0.3,
-                self.z + self.length + 0.3 - face.b,
-            ]
+        X, z = face.a, face.b
+        edge = np.minimum(
+            np.minimum(X - self.x0 + 0.25, self.x1 + 0.25 - X),
+            np.minimum(z - self.z + 0.3, self.z + self.length + 0.3 - z),
         )
         dark = 1.0 - 0.55 * np.clip(edge / 0.5, 0, 1)
         scale_rgb(canvas.photo[region], near, dark)
