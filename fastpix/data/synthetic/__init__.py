@@ -97,7 +97,9 @@ def _render(seed: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]
         thing.draw(canvas, street.light)
     shade_shadows(canvas, street)
     haze = 1.0 - np.exp(-np.where(np.isfinite(canvas.depth), canvas.depth, 0.0) / street.haze)
-    canvas.photo += (street.sky_horizon - canvas.photo) * haze[..., None]
+    fog = np.subtract(street.sky_horizon, canvas.photo)
+    fog *= haze[..., None]
+    canvas.photo += fog
     if street.hood:
         _draw_hood(canvas, street)
     return canvas.photo, canvas.label

@@ -38,9 +38,9 @@ def draw_sky(canvas: Canvas, street: Street) -> None:
     with soft clouds."""
     cam = canvas.camera
     empty = np.isinf(canvas.depth)
-    rows = np.broadcast_to(canvas.rows, empty.shape)[empty]
-    t = np.clip((cam.cy - rows) / max(cam.cy, 1.0), 0.0, 1.0) ** 0.7
-    rgb = street.sky_horizon * (1 - t[:, None]) + street.sky_top * t[:, None]
+    t = np.clip((cam.cy - canvas.rows) / max(cam.cy, 1.0), 0.0, 1.0) ** 0.7  # (h, 1)
+    gradient = street.sky_horizon * (1 - t) + street.sky_top * t  # one colour per row
+    rgb = np.take(gradient, np.nonzero(empty)[0], axis=0)
     if street.clouds > 0:
         cloud = canvas.coarse[empty] * 0.6 + canvas.mid[empty] * 0.4
         amount = np.clip((cloud - (1.0 - street.clouds)) * 3.0, 0.0, 0.85)[:, None]
@@ -95,7 +95,8 @@ def _asphalt(street: Street, X, z, grain, fine, coarse) -> np.ndarray:
         for x in (street.rails - 0.72, street.rails + 0.72):
             rail |= np.abs(X - x) < 0.05
             factor = np.where(np.abs(np.abs(X - x) - 0.08) < 0.03, factor * 0.6, factor)
-    what = np.select([rail, mark], [2, 1], 0)
+    what = mark.astype(np.intp)
+    what[rail] = 2
     factor = np.where(mark, 0.8 + 0.25 * fine, factor)
     table = np.stack([street.asphalt, street.marking, RAIL_RGB])
     return np.take(table, what, axis=0) * factor[:, None].astype(np.float32)
@@ -164,16 +165,14 @@ def _facade_rgb(row: BuildingRow, seg: np.ndarray, s, v, grain, fine, coarse) ->
     door_s = wrap(s, 9.0)
     door = ~shops & (v < 2.3) & (door_s > 4.0) & (door_s < 5.2)
 
-    what = np.select([pane, frame, shop, awning, door], [PANE, FRAME, SHOP, AWNING, DOOR], 0)
-    factor = np.select(
-        [pane, shop, awning],
-        [
-            pane_factor,
-            (0.5 + 1.2 * hash01(shop_no, 7.0)) * (0.8 + 0.4 * fine),
-            0.85 + 0.3 * (wrap(s, 0.5) < 0.25),
-        ],
-        factor,
-    )
+    # What each pixel shows, the first of pane, frame, shop, awning, door that holds:
+    # assigned from the last to the first (cheaper than np.select's stacked choices).
+    what = np.zeros(s.shape, np.intp)
+    for part, where in ((DOOR, door), (AWNING, awning), (SHOP, shop), (FRAME, frame), (PANE, pane)):
+        what[where] = part
+    factor = np.where(awning, 0.85 + 0.3 * (wrap(s, 0.5) < 0.25), factor)
+    factor = np.where(shop, (0.5 + 1.2 * hash01(shop_no, 7.0)) * (0.8 + 0.4 * fine), factor)
+    factor = np.where(pane, pane_factor, factor)
     factor = np.where(v > height - 0.45, factor * 0.78, factor)  # cornice
     factor = np.where(v < 0.5, factor * 0.85, factor)  # plinth
     table = np.empty((len(row.starts), 6, 3), np.float32)
@@ -245,7 +244,7 @@ def shade_shadows(canvas: Canvas, street: Street) -> None:
     pixel's world position; a pixel is in shadow when the ray from it towards the sun meets
     the row's plane below the roof there."""
     light = street.light
-    sx, sy, sz = light.sun
+    sx, sy, sz = (float(c) for c in light.sun)  # Python floats keep the maths in float32
     if not light.shadows or abs(sx) < 0.05:
         return
     row = street.front[0] if sx < 0 else street.front[1]
