@@ -80,11 +80,12 @@ def _asphalt(street: Street, X, z, grain, fine, coarse) -> np.ndarray:
     """Asphalt with grain, worn wheel tracks, lane marks, a zebra crossing and tram rails."""
     road_l, road_r = street.road
     factor = (1.0 + 0.1 * (0.6 * grain + 1.6 * fine - 0.8)) * (0.9 + 0.2 * coarse)
-    lane_pos = wrap(X - street.lane_centres[0], street.lane_width) / street.lane_width
+    first_lane = float(street.lane_centres[0])  # a Python float keeps the maths in float32
+    lane_pos = wrap(X - first_lane, street.lane_width) / street.lane_width
     factor = np.where(np.abs(np.abs(lane_pos - 0.5) - 0.25) < 0.1, factor * 0.92, factor)
     half_line = 0.08
     mark = (np.abs(X - (road_l + 0.3)) < half_line) | (np.abs(X - (road_r - 0.3)) < half_line)
-    for x in street.lanes:
+    for x in street.lanes.tolist():
         mark |= (np.abs(X - x) < half_line) & (wrap(z, 9.0) < 3.0)
     if street.crossing is not None:
         zebra = (z > street.crossing) & (z < street.crossing + 4.0) & (wrap(X, 1.0) < 0.5)
@@ -135,19 +136,22 @@ SHOP_WIDTH = 5.0
 
 def _facade_rgb(row: BuildingRow, seg: np.ndarray, s, v, grain, fine, coarse) -> np.ndarray:
     """Colours of facade points ``s`` metres along and ``v`` up building ``seg`` (1-D arrays
-    of the visible pixels)."""
+    of the visible pixels). Each pattern is evaluated only on the pixels it can apply to."""
     floor, gf = row.floor[seg], row.ground_floor[seg]
     spacing, win_w, win_h = row.spacing[seg], row.win_w[seg], row.win_h[seg]
     height, shops = row.heights[seg], row.shops[seg]
     # Brightness: plaster texture, then courses and panels for brick and concrete.
     factor = (1.0 + 0.05 * (0.6 * grain + 1.6 * fine - 0.8)) * (0.9 + 0.15 * coarse)
     material = row.material[seg]
-    mortar = (wrap(v, 0.075) < 0.0135) | (
-        wrap(s + wrap(np.floor(v / 0.075), 2.0) * 0.12, 0.24) < 0.024
+    mortar = material == 1
+    bs, bv = s[mortar], v[mortar]
+    mortar[mortar] = (wrap(bv, 0.075) < 0.0135) | (
+        wrap(bs + wrap(np.floor(bv / 0.075), 2.0) * 0.12, 0.24) < 0.024
     )
-    factor = np.where((material == 1) & mortar, factor * 1.5, factor)
-    panel = (wrap(v, 1.5) < 0.045) | (wrap(s, 3.0) < 0.045)
-    factor = np.where((material == 2) & panel, factor * 0.8, factor)
+    factor[mortar] *= 1.5
+    panel = material == 2
+    panel[panel] = (wrap(v[panel], 1.5) < 0.045) | (wrap(s[panel], 3.0) < 0.045)
+    factor[panel] *= 0.8
 
     # Upper floors: window panes in light frames, each pane with its own reflection.
     fv = wrap(v - gf, floor)
@@ -155,13 +159,11 @@ def _facade_rgb(row: BuildingRow, seg: np.ndarray, s, v, grain, fine, coarse) ->
     upper = (v > gf) & (v < height - 0.9)
     frame = upper & (fv > 0.8) & (fv < 1.0 + win_h) & (fs > -0.1) & (fs < win_w + 0.1)
     pane = upper & (fv > 0.9) & (fv < 0.9 + win_h) & (fs > 0) & (fs < win_w)
-    shine = hash01(np.floor(s / spacing), np.floor((v - gf) / floor))
-    pane_factor = (0.55 + 0.9 * shine) * (1.0 - 0.35 * np.clip((fv - 0.9) / win_h, 0, 1))
     # Ground floor: shop windows (some lit) under striped awnings, or doors.
     shop_s = wrap(s, SHOP_WIDTH)
-    shop_no = np.floor(s / SHOP_WIDTH)
     shop = shops & (v < gf - 0.6) & (v > 0.4) & (shop_s > 0.5) & (shop_s < SHOP_WIDTH - 0.5)
-    awning = shops & (v > gf - 0.6) & (v < gf - 0.1) & (hash01(shop_no) > 0.4)
+    awning = shops & (v > gf - 0.6) & (v < gf - 0.1)
+    awning[awning] = hash01(np.floor(s[awning] / SHOP_WIDTH)) > 0.4
     door_s = wrap(s, 9.0)
     door = ~shops & (v < 2.3) & (door_s > 4.0) & (door_s < 5.2)
 
@@ -170,18 +172,21 @@ def _facade_rgb(row: BuildingRow, seg: np.ndarray, s, v, grain, fine, coarse) ->
     what = np.zeros(s.shape, np.intp)
     for part, where in ((DOOR, door), (AWNING, awning), (SHOP, shop), (FRAME, frame), (PANE, pane)):
         what[where] = part
-    factor = np.where(awning, 0.85 + 0.3 * (wrap(s, 0.5) < 0.25), factor)
-    factor = np.where(shop, (0.5 + 1.2 * hash01(shop_no, 7.0)) * (0.8 + 0.4 * fine), factor)
-    factor = np.where(pane, pane_factor, factor)
-    factor = np.where(v > height - 0.45, factor * 0.78, factor)  # cornice
-    factor = np.where(v < 0.5, factor * 0.85, factor)  # plinth
+    factor[awning] = 0.85 + 0.3 * (wrap(s[awning], 0.5) < 0.25)
+    shop_no = np.floor(s[shop] / SHOP_WIDTH)
+    factor[shop] = (0.5 + 1.2 * hash01(shop_no, 7.0)) * (0.8 + 0.4 * fine[shop])
+    ps, pv, pfv = s[pane], v[pane] - gf[pane], fv[pane]
+    shine = hash01(np.floor(ps / spacing[pane]), np.floor(pv / floor[pane]))
+    factor[pane] = (0.55 + 0.9 * shine) * (1.0 - 0.35 * np.clip((pfv - 0.9) / win_h[pane], 0, 1))
+    factor[v > height - 0.45] *= 0.78  # cornice
+    factor[v < 0.5] *= 0.85  # plinth
     table = np.empty((len(row.starts), 6, 3), np.float32)
     table[:, WALL_SURFACE] = row.colors
     table[:, FRAME], table[:, PANE], table[:, SHOP] = FRAME_RGB, PANE_RGB, SHOP_RGB
     table[:, AWNING], table[:, DOOR] = row.awning, DOOR_RGB
     # np.take: several times faster than fancy indexing for a gather of whole rows.
     colors = np.take(table.reshape(-1, 3), seg * table.shape[1] + what, axis=0)
-    return colors * factor[:, None].astype(np.float32)
+    return colors * factor[:, None]
 
 
 def draw_row(canvas: Canvas, row: BuildingRow, light: Light, z_end: float) -> None:
