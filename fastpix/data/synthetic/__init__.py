@@ -67,9 +67,14 @@ def _finish(photo: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     yy = np.linspace(-1, 1, h, dtype=np.float32)[:, None] ** 2
     xx = np.linspace(-1, 1, w, dtype=np.float32)[None, :] ** 2
     photo *= (1.0 - np.float32(rng.uniform(0.0, 0.09)) * (xx + yy))[..., None]
-    noise = rng.random(photo.shape, dtype=np.float32) - 0.5
-    photo += noise * np.float32(rng.uniform(0.02, 0.07))
-    return (np.clip(photo, 0, 1) * 255 + 0.5).astype(np.uint8)
+    noise = rng.random(photo.shape, dtype=np.float32)
+    noise -= 0.5
+    noise *= np.float32(rng.uniform(0.02, 0.07))
+    photo += noise
+    np.clip(photo, 0, 1, out=photo)
+    photo *= 255
+    photo += 0.5
+    return photo.astype(np.uint8)
 
 
 def _render(seed: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:

@@ -116,7 +116,9 @@ class Canvas:
         self.rows = (np.arange(h, dtype=np.float32) + 0.5)[:, None]
         self.cols = (np.arange(w, dtype=np.float32) + 0.5)[None, :]
         # Uniform with unit variance: as good as Gaussian for texture, and four times cheaper.
-        self.grain = (rng.random((h, w), dtype=np.float32) - 0.5) * np.float32(12**0.5)
+        self.grain = rng.random((h, w), dtype=np.float32)
+        self.grain -= 0.5
+        self.grain *= np.float32(12**0.5)
         self.fine = smooth_noise(rng, h, w, max(2, w // 80))
         self.mid = smooth_noise(rng, h, w, max(3, w // 30))
         self.coarse = smooth_noise(rng, h, w, max(4, w // 10))
@@ -287,11 +289,15 @@ def box_downsample(image: np.ndarray, factor: int) -> np.ndarray:
     factor)."""
     if factor == 1:
         return image
-    total = np.zeros_like(image[::factor, ::factor])
-    for dy in range(factor):
-        for dx in range(factor):
-            total += image[dy::factor, dx::factor]
-    return total * np.float32(1.0 / factor**2)
+    # Rows first: each of those sums reads whole contiguous rows, and halves what follows.
+    rows = image[::factor].copy()
+    for dy in range(1, factor):
+        rows += image[dy::factor]
+    total = rows[:, ::factor].copy()
+    for dx in range(1, factor):
+        total += rows[:, dx::factor]
+    total *= np.float32(1.0 / factor**2)
+    return total
 
 
 def blur3(image: np.ndarray, weight: float) -> np.ndarray:
