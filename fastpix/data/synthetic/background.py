@@ -193,12 +193,14 @@ def draw_row(canvas: Canvas, row: BuildingRow, light: Light, z_end: float) -> No
     """One side's facade plane, plus the end walls that face the camera across gaps."""
     face = x_plane(canvas, row.x, NEAR, z_end, 0.0, float(row.heights.max()))
     if face is not None:
-        visible = canvas.visible(face.window, face.inside, face.depth)
+        # On the plane X = const, z depends on the column only: find each column's building
+        # and roof height once per column rather than once per pixel.
+        column_z = face.a[:1]  # (1, w)
+        column_seg = row.segment(column_z)
+        roof = np.where(column_z >= row.starts[0], row.heights[column_seg], -1.0)  # (1, w)
+        visible = canvas.visible(face.window, face.inside & (face.b <= roof), face.depth)
         z, v = face.a[visible], face.b[visible]
-        seg = row.segment(z)
-        keep = (z >= row.starts[0]) & (v <= row.heights[seg])
-        visible[visible] = keep
-        z, v, seg = z[keep], v[keep], seg[keep]
+        seg = np.broadcast_to(column_seg, visible.shape)[visible]
         noise = (n[visible] for n in canvas.noise(face.window))
         rgb = _facade_rgb(row, seg, z - row.starts[seg], v, *noise)
         canvas.fill(face.window, visible, z, BUILDING, rgb * light.on((-row.side, 0.0, 0.0)))
@@ -259,7 +261,10 @@ def shade_shadows(canvas: Canvas, street: Street) -> None:
     X = (np.broadcast_to(canvas.cols, lit.shape)[lit] - cam.cx) * z / cam.focal
     Y = cam.cam_height - (np.broadcast_to(canvas.rows, lit.shape)[lit] - cam.cy) * z / cam.focal
     t = (row.x - X) / sx  # distance along the sun's direction to the row's plane
-    shadowed = (t > 0.05) & (Y + t * sy < row.height_at(z + t * sz))
+    meets = Y + t * sy  # height at which the ray meets that plane
+    # Only rays that meet the plane below the tallest roof need the roof height there.
+    shadowed = (t > 0.05) & (meets < row.heights.max())
+    shadowed[shadowed] = meets[shadowed] < row.height_at(z[shadowed] + t[shadowed] * sz)
     lit[lit] = shadowed
     ambient = light.ambient * light.sky_rgb
     factor = ambient / (ambient + light.direct * sy * light.sun_rgb)
