@@ -406,9 +406,14 @@ class Vehicle:
             wheels = [2.4, length - 3.0] if self.kind == "bus" else []
             r = 0.5
         for sw in wheels:
-            d = np.hypot(s - sw, v - r)
-            put_rgb(rgb, d < r, 0.05)
-            put_rgb(rgb, d < 0.55 * r, 0.45)
+            # On a side (X = const), s depends on the column only: draw over the wheel's columns.
+            columns = np.nonzero(np.abs(s[0] - sw) < r)[0]
+            if columns.size == 0:
+                continue
+            box = (slice(None), slice(columns[0], columns[-1] + 1))
+            d = np.hypot(s[box] - sw, v[box] - r)
+            put_rgb(rgb[box], d < r, 0.05)
+            put_rgb(rgb[box], d < 0.55 * r, 0.45)
         return mask, rgb
 
     def _pantograph(self, canvas: Canvas, light: Light, z: float, height: float) -> None:
