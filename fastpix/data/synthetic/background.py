@@ -55,20 +55,22 @@ def draw_ground(canvas: Canvas, street: Street) -> None:
     if face is None:
         return
     visible = canvas.visible(face.window, face.inside, face.depth)
-    X, z = face.a[visible], face.b[visible]
-    grain, fine, coarse = (n[visible] for n in canvas.noise(face.window))
+    X = face.a
     label = np.full(X.shape, TERRAIN, np.uint8)
     road_l, road_r = street.road
     label[(road_l <= X) & (road_r >= X)] = ROAD
     for x0, x1, kind in street.bands:
         if kind == "sidewalk":
             label[(x0 <= X) & (x1 > X)] = SIDEWALK
-    rgb = np.empty((*X.shape, 3), np.float32)
+    light = street.light.on(UP)
+    noise = canvas.noise(face.window)
+    # Each surface is shaded and drawn straight from the window's pixels of its kind.
     for kind, shader in ((ROAD, _asphalt), (SIDEWALK, _paving), (TERRAIN, _grass)):
-        sel = label == kind
+        sel = visible & (label == kind)
         if sel.any():
-            put_rgb(rgb, sel, shader(street, X[sel], z[sel], grain[sel], fine[sel], coarse[sel]))
-    canvas.fill(face.window, visible, z, label, rgb * street.light.on(UP))
+            z = face.b[sel]
+            rgb = shader(street, X[sel], z, *(n[sel] for n in noise))
+            canvas.fill(face.window, sel, z, kind, rgb * light)
 
 
 RAIL_RGB = np.array([0.62, 0.6, 0.58], np.float32)

@@ -222,8 +222,9 @@ class Tree:
             0.55 + 0.55 * height_in + 0.25 * np.clip(depth_in, 0, 1)
         )
         shade = np.where(crown, leafy, 1.0 + 0.1 * grain)
-        rgb = np.where(crown[:, None], self.color, BARK_RGB) * shade[:, None]
-        canvas.fill(win, visible, self.z, VEGETATION, rgb * light.on(TOWARDS_CAMERA))
+        lit = np.stack([BARK_RGB, self.color]) * light.on(TOWARDS_CAMERA)  # bark, leaves
+        rgb = np.take(lit, crown.astype(np.intp), axis=0) * shade[:, None]
+        canvas.fill(win, visible, self.z, VEGETATION, rgb)
 
 
 @dataclass
