@@ -244,7 +244,12 @@ def draw_street_end(canvas: Canvas, street: Street) -> None:
         rgb = textured(np.array([0.2, 0.3, 0.12], np.float32), grain, fine, 0.35)
         label = VEGETATION
     canvas.paint(
-        face.window, face.inside & (top >= Y), z, label, rgb * street.light.on(TOWARDS_CAMERA)
+        face.window,
+        face.inside & (top >= Y),
+        z,
+        label,
+        rgb,
+        tint=street.light.on(TOWARDS_CAMERA),
     )
 
 

@@ -73,7 +73,9 @@ class Pole:
                 mask |= head
                 shade = np.where(head, 0.8, shade)
         rgb = textured(self.color, grain, fine, 0.05) * shade[..., None]
-        canvas.paint(face.window, mask & face.inside, self.z, POLE, rgb * light.on(TOWARDS_CAMERA))
+        canvas.paint(
+            face.window, mask & face.inside, self.z, POLE, rgb, tint=light.on(TOWARDS_CAMERA)
+        )
 
 
 @dataclass
@@ -168,7 +170,8 @@ class Sign:
             mask & face.inside,
             self.z - 0.05,
             TRAFFIC_SIGN,
-            rgb * light.on(TOWARDS_CAMERA),
+            rgb,
+            tint=light.on(TOWARDS_CAMERA),
         )
 
 
@@ -295,10 +298,10 @@ class Barrier:
         for face, a, n in faces:
             grain, fine, coarse = canvas.noise(face.window)
             rgb, alpha = self._colors(a, face.b, grain, fine, coarse)
-            canvas.paint(face.window, face.inside, face.depth, label, rgb * light.on(n), alpha)
+            canvas.paint(face.window, face.inside, face.depth, label, rgb, alpha, tint=light.on(n))
         if self.kind != "fence":
             top = y_plane(canvas, self.height, x0, x1, self.z, self.z1)
             if top is not None:
                 grain, fine, coarse = canvas.noise(top.window)
                 rgb, _ = self._colors(top.b, np.full(top.a.shape, self.height), grain, fine, coarse)
-                canvas.paint(top.window, top.inside, top.depth, label, rgb * light.on(UP))
+                canvas.paint(top.window, top.inside, top.depth, label, rgb, tint=light.on(UP))

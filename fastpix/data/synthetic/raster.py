@@ -159,10 +159,12 @@ class Canvas:
         label,
         rgb,
         alpha: np.ndarray | None = None,
+        tint: np.ndarray | None = None,
     ) -> None:
         """Draw ``rgb`` (h×w×3 or 3 values) with ``label`` (scalar or h×w) where ``mask`` holds
-        and ``depth`` (scalar or h×w) is nearer than what is there. ``alpha`` (h×w, 0..1)
-        blends the colour with what is already drawn; the label and depth are replaced."""
+        and ``depth`` (scalar or h×w) is nearer than what is there. ``tint`` (3 values, the
+        light on the surface) multiplies the colour, on the drawn pixels only. ``alpha`` (h×w,
+        0..1) blends the colour with what is already drawn; the label and depth are replaced."""
         visible = self.visible(window, mask, depth)
         if not visible.any():
             return
@@ -170,6 +172,8 @@ class Canvas:
         rgb = np.asarray(rgb, np.float32)
         if rgb.ndim == 3:
             rgb = take_rgb(rgb, visible)
+        if tint is not None:
+            rgb = rgb * tint
         if alpha is not None:
             a = pick(alpha)[:, None]
             rgb = take_rgb(self.photo[window.region], visible) * (1.0 - a) + rgb * a

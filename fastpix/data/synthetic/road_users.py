@@ -80,7 +80,7 @@ class Person:
         rgb = textured(rgb, grain, fine, 0.12) * (0.8 + 0.3 * t)[..., None]
         mask = head | torso | neck | arms | legs | shoes | skirt
         canvas.paint(
-            face.window, mask & face.inside, self.z, PERSON, rgb * light.on(TOWARDS_CAMERA)
+            face.window, mask & face.inside, self.z, PERSON, rgb, tint=light.on(TOWARDS_CAMERA)
         )
 
 
@@ -129,11 +129,11 @@ class Bike:
             mask, rgb, alpha = self._bicycle(u, v, tube)
             label = BICYCLE
         rgb = textured(rgb, grain, fine, 0.08)
-        canvas.paint(face.window, mask & face.inside, self.z, label, rgb * shade, alpha)
+        canvas.paint(face.window, mask & face.inside, self.z, label, rgb, alpha, tint=shade)
         if self.rider is not None:
             rmask, rrgb = self._rider(u, v, tube)
             rrgb = textured(rrgb, grain, fine, 0.1)
-            canvas.paint(face.window, rmask & face.inside, self.z - 0.01, RIDER, rrgb * shade)
+            canvas.paint(face.window, rmask & face.inside, self.z - 0.01, RIDER, rrgb, tint=shade)
 
     def _wheel(self, u, v, centre, radius, tyre):
         d = np.hypot(u - centre[0], v - centre[1])
@@ -281,14 +281,24 @@ class Vehicle:
                     mask, rgb = self._side(s, face.b, z1 - z0, height, part, canvas, face)
                     n = (-1.0 if side_x > 0 else 1.0, 0.0, 0.0)  # facing the street centre
                     canvas.paint(
-                        face.window, mask & face.inside, face.depth, self.label, rgb * light.on(n)
+                        face.window,
+                        mask & face.inside,
+                        face.depth,
+                        self.label,
+                        rgb,
+                        tint=light.on(n),
                     )
             end = z_plane(canvas, z0, self.x0, self.x1, 0.0, height)
             if end is not None:
                 u = end.a - self.x0
                 mask, rgb = self._end(u, end.b, height, part, canvas, end)
                 canvas.paint(
-                    end.window, mask & end.inside, z0, self.label, rgb * light.on(TOWARDS_CAMERA)
+                    end.window,
+                    mask & end.inside,
+                    z0,
+                    self.label,
+                    rgb,
+                    tint=light.on(TOWARDS_CAMERA),
                 )
             if self.kind == "tram":
                 self._pantograph(canvas, light, z0 + 0.3 * (z1 - z0), height)
