@@ -215,6 +215,8 @@ def draw_row(canvas: Canvas, row: BuildingRow, light: Light, z_end: float) -> No
         if end is None:
             continue
         visible = canvas.visible(end.window, end.inside, end.depth)
+        if not visible.any():  # often hidden by the nearer buildings
+            continue
         s, v = np.abs(end.a[visible] - row.x), end.b[visible]
         noise = (n[visible] for n in canvas.noise(end.window))
         rgb = _facade_rgb(row, np.full(s.shape, i), s, v, *noise)

@@ -219,6 +219,8 @@ class Tree:
         w = min_width(canvas, 0.3, self.z, MIN_POLE)
         trunk = (np.abs(u) < w / 2) & (v < self.trunk + 0.5)
         visible = canvas.visible(win, (crown | trunk) & face.inside, self.z)
+        if not visible.any():
+            return
         crown, depth_in, height_in = crown[visible], depth_in[visible], height_in[visible]
         grain, fine, _ = (n[visible] for n in canvas.noise(win))
         leafy = (1.0 + 0.45 * (0.6 * grain + 1.6 * fine - 0.8)) * (
