@@ -58,10 +58,18 @@ class Pole:
             return
         u, v = face.a - self.x, face.b
         grain, fine, _ = canvas.noise(face.window)
-        half = np.where(v < 0.5, np.float32(0.7 * w), np.float32(0.5 * w))  # float32 maths
+        base = v < 0.5  # the pole's foot is wider
+        half = np.where(base, np.float32(0.7 * w), np.float32(0.5 * w))  # float32 maths
         mask = (np.abs(u) < half) & (v < self.height)
+        # Round shading across the pole: u depends on the column only, so shade one row for
+        # the foot and one for the shaft.
         lit_side = 0.5 * math.copysign(1.0, light.sun[0]) if light.sun[0] else 0.0
-        shade = 0.75 + 0.35 * np.cos(np.clip(u / half, -1, 1) * 1.4 - lit_side)
+        across = u[:1]
+        shade = np.where(
+            base,
+            0.75 + 0.35 * np.cos(np.clip(across / np.float32(0.7 * w), -1, 1) * 1.4 - lit_side),
+            0.75 + 0.35 * np.cos(np.clip(across / np.float32(0.5 * w), -1, 1) * 1.4 - lit_side),
+        )
         if self.arm:
             t = w * 0.7
             along = u * np.sign(self.arm)

@@ -147,11 +147,11 @@ class Bike:
         alpha = np.ones(u.shape, np.float32)
         for hub in (BIKE["rear"], BIKE["front"]):
             disk, ring, d = self._wheel(u, v, hub, r, tyre)
-            angle = np.arctan2(v - hub[1], u - hub[0])
-            spokes = wrap(angle * 16 / (2 * np.pi), 1.0) < 0.2
             inner = disk & ~ring
-            put_rgb(rgb, inner, np.where(spokes[inner, None], 0.7, 0.15))
-            alpha[inner] = np.where(spokes[inner], 0.95, 0.7)
+            angle = np.arctan2(v[inner] - hub[1], u[inner] - hub[0])
+            spokes = wrap(angle * 16 / (2 * np.pi), 1.0) < 0.2
+            put_rgb(rgb, inner, np.where(spokes[:, None], 0.7, 0.15))
+            alpha[inner] = np.where(spokes, 0.95, 0.7)
             put_rgb(rgb, ring, 0.06)
             put_rgb(rgb, disk & (d < 0.05), 0.6)
             alpha[disk & (d < 0.05)] = 1.0
