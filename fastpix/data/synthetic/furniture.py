@@ -80,7 +80,7 @@ class Pole:
                 head = (np.abs(along - abs(self.arm)) < 0.35) & (np.abs(v - self.height + 0.1) < w)
                 mask |= head
                 shade = np.where(head, 0.8, shade)
-        rgb = textured(self.color, grain, fine, 0.05) * shade[..., None]
+        rgb = textured(self.color, grain, fine, 0.05, shade)
         canvas.paint(
             face.window, mask & face.inside, self.z, POLE, rgb, tint=light.on(TOWARDS_CAMERA)
         )
@@ -258,12 +258,10 @@ class Barrier:
     def _colors(self, a, v, grain, fine, coarse) -> tuple[np.ndarray, np.ndarray | None]:
         """Colours (and see-through alpha) at ``a`` metres along and ``v`` up."""
         if self.kind == "hedge":
-            rgb = (
-                textured(self.color, grain, fine, 0.5) * (0.75 + 0.35 * v / self.height)[..., None]
-            )
+            rgb = textured(self.color, grain, fine, 0.5, 0.75 + 0.35 * v / self.height)
             return rgb, None
         if self.kind == "wall":
-            rgb = textured(self.color, grain, fine, 0.08) * (0.85 + 0.25 * coarse)[..., None]
+            rgb = textured(self.color, grain, fine, 0.08, 0.85 + 0.25 * coarse)
             if self.style == 0:  # concrete with formwork lines
                 scale_rgb(rgb, wrap(v, 0.6) < 0.03, 0.82)
                 scale_rgb(rgb, wrap(a, 2.4) < 0.03, 0.82)

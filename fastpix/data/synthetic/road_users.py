@@ -77,7 +77,7 @@ class Person:
         put_rgb(rgb, shoes, 0.08)
         hands = arms & (t < 0.56)
         put_rgb(rgb, hands, self.skin)
-        rgb = textured(rgb, grain, fine, 0.12) * (0.8 + 0.3 * t)[..., None]
+        rgb = textured(rgb, grain, fine, 0.12, 0.8 + 0.3 * t)
         mask = head | torso | neck | arms | legs | shoes | skirt
         canvas.paint(
             face.window, mask & face.inside, self.z, PERSON, rgb, tint=light.on(TOWARDS_CAMERA)
@@ -328,7 +328,7 @@ class Vehicle:
         """The face at the camera end: rear or front of a car/truck cab/cargo/bus/tram."""
         w = self.width
         grain, fine, _ = canvas.noise(face.window)
-        rgb = textured(self.color, grain, fine, 0.04) * (0.85 + 0.2 * (v / height))[..., None]
+        rgb = textured(self.color, grain, fine, 0.04, 0.85 + 0.2 * (v / height))
         mask = np.ones(u.shape, bool)
         c = np.abs(u - w / 2)  # distance from the centre line
         if self.kind == "car":
@@ -371,7 +371,7 @@ class Vehicle:
     def _side(self, s, v, length, height, part, canvas, face):
         """The side facing the street centre; ``s`` runs from the vehicle's rear."""
         grain, fine, _ = canvas.noise(face.window)
-        rgb = textured(self.color, grain, fine, 0.04) * (0.85 + 0.2 * (v / height))[..., None]
+        rgb = textured(self.color, grain, fine, 0.04, 0.85 + 0.2 * (v / height))
         mask = np.ones(s.shape, bool)
         wheels: list[float] = []
         r = 0.32
