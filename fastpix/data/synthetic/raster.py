@@ -215,11 +215,10 @@ def put_rgb(rgb: np.ndarray, mask: np.ndarray, values) -> None:
     """``rgb[mask] = values`` in place: ``values`` is a grey, 3 values, or one grey (n×1) or
     colour (n×3) per masked pixel."""
     values = np.asarray(values, np.float32)
-    if values.shape[-1:] != (3,):
-        values = np.broadcast_to(
-            values[..., None] if values.ndim == 0 else values,
-            (*values.shape[:-1], 3) if values.ndim else (3,),
-        )
+    if values.ndim == 0:  # a grey
+        values = np.full(3, values, np.float32)
+    elif values.shape[-1] != 3:  # one grey per pixel
+        values = np.repeat(values, 3, axis=-1)
     _pixels(rgb)[mask] = _pixels(np.ascontiguousarray(values))
 
 
