@@ -5,13 +5,14 @@
 Times ``make_scene`` per size and supersampling factor (median over scenes, one process), then
 ``write_synthetic`` end to end (kaggle JPEG and PNG, cityscapes) for ``--n`` scenes at 256×256
 with ``--workers`` processes: wall time, and CPU time of this process and its workers (on a
-shared machine the CPU time per scene is the stable figure). Appends rows to
-``benchmarks/results/synthetic_speed.{jsonl,csv}``.
+shared machine the CPU time per scene is the stable figure; each row records the 1-minute load
+average when it was measured). Appends rows to ``benchmarks/results/synthetic_speed.{jsonl,csv}``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import shutil
 import tempfile
@@ -55,6 +56,7 @@ def main() -> None:
                 "ms_per_scene": timing.median_ms,
                 "cpu_ms_per_scene": 1e3 * cpu / (timing.repeats + 1),
                 "workers": 1,
+                "load_avg": os.getloadavg()[0],
             }
         )
     for layout, png in (("kaggle", False), ("kaggle", True), ("cityscapes", True)):
@@ -77,11 +79,12 @@ def main() -> None:
                 "ms_per_scene": 1e3 * seconds / n,
                 "cpu_ms_per_scene": 1e3 * cpu / n,
                 "workers": args.workers,
+                "load_avg": os.getloadavg()[0],
             }
         )
     write_rows("synthetic_speed", rows, environment("cpu"))
     columns = ["what", "size", "supersample", "workers", "scenes", "seconds", "ms_per_scene",
-               "cpu_ms_per_scene"]  # fmt: skip
+               "cpu_ms_per_scene", "load_avg"]  # fmt: skip
     print(markdown_table(rows, columns))
 
 

@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 
 from fastpix.data.synthetic import NUM_CLASSES, make_scene, render_scene
+from fastpix.data.synthetic.layout import sample_street
+from fastpix.data.synthetic.raster import box_downsample, put_rgb, scale_rgb, take_rgb
 from fastpix.labels import IGNORE_INDEX, get_label_set
 
 
@@ -102,3 +104,42 @@ def test_bad_arguments(kwargs, message):
     supersample = args.pop("supersample", 1)
     with pytest.raises(ValueError, match=message):
         make_scene(args["seed"], args["height"], args["width"], supersample=supersample)
+
+
+def test_pixel_helpers_match_numpy_indexing():
+    """take_rgb / put_rgb / scale_rgb (whole-pixel copies through a 12-byte view) do what
+    numpy's boolean indexing of the channel axis does, on views of a larger image too."""
+    rng = np.random.default_rng(0)
+    image = rng.random((9, 11, 3), dtype=np.float32)
+    region = (slice(2, 8), slice(1, 10))  # a strided view, as Canvas.photo[window.region]
+    mask = rng.random((6, 9)) < 0.4
+    np.testing.assert_array_equal(take_rgb(image[region], mask), image[region][mask])
+    values = rng.random((int(mask.sum()), 3), dtype=np.float32)
+    for new in (values, values[:, :1], np.float32(0.25), [0.1, 0.2, 0.3]):
+        got, want = image.copy(), image.copy()
+        put_rgb(got[region], mask, new)
+        want[region][mask] = new
+        np.testing.assert_array_equal(got, want)
+    got, want = image.copy(), image.copy()
+    scale_rgb(got[region], mask, 0.7)
+    want[region][mask] *= np.float32(0.7)
+    np.testing.assert_array_equal(got, want)
+    with pytest.raises(TypeError, match="float32"):
+        put_rgb(image.astype(np.float64), np.ones((9, 11), bool), 0.5)
+
+
+@pytest.mark.parametrize("factor", [1, 2, 3])
+def test_box_downsample_is_the_block_mean(factor):
+    image = np.random.default_rng(factor).random((6 * factor, 4 * factor, 3), dtype=np.float32)
+    want = image.reshape(6, factor, 4, factor, 3).astype(np.float64).mean(axis=(1, 3))
+    np.testing.assert_allclose(box_downsample(image, factor), want, rtol=1e-6)
+
+
+def test_building_segments_match_searchsorted():
+    """BuildingRow.segment counts starts; the reference is a binary search."""
+    street = sample_street(np.random.default_rng([4, 0]))
+    row = street.front[0]
+    z = np.random.default_rng(1).uniform(row.starts[0] - 10, row.starts[-1] + 10, 1000)
+    z[: len(row.starts)] = row.starts  # exactly on a start: that building
+    want = np.clip(np.searchsorted(row.starts, z, side="right") - 1, 0, len(row.starts) - 1)
+    np.testing.assert_array_equal(row.segment(z), want)

@@ -5,12 +5,13 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from fastpix.data import AlignedDataset, LayoutError, SegmentationDataset, list_pairs
 from fastpix.data.synthetic import make_scene
 from fastpix.data.transforms import JitterConfig
-from fastpix.data.writers import trainid_to_labelid, write_synthetic
+from fastpix.data.writers import _colorize, trainid_to_labelid, write_synthetic
 from fastpix.labels import LABELS, get_label_set
 
 
@@ -120,3 +121,12 @@ def test_manifest_and_refusal_to_overwrite(tmp_path):
 def test_bad_settings(tmp_path, kwargs, message):
     with pytest.raises(ValueError, match=message):
         write_synthetic(tmp_path, **{"n": 4, "size": 32, "workers": 1, **kwargs})
+
+
+@pytest.mark.parametrize("label_set_name", ["trainid", "labelid"])
+def test_mask_colours_match_the_label_set(label_set_name):
+    """The writers' numpy colour lookup draws what ``LabelSet.colorize`` draws, ignore and
+    out-of-range values included."""
+    classes = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    want = get_label_set(label_set_name).colorize(torch.from_numpy(classes)).numpy()
+    np.testing.assert_array_equal(_colorize(label_set_name, classes), want)

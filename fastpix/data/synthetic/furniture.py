@@ -29,7 +29,7 @@ from fastpix.data.synthetic.common import (
     textured,
     wrap,
 )
-from fastpix.data.synthetic.raster import Canvas, x_plane, y_plane, z_plane
+from fastpix.data.synthetic.raster import Canvas, put_rgb, scale_rgb, x_plane, y_plane, z_plane
 
 
 @dataclass
@@ -58,9 +58,18 @@ class Pole:
             return
         u, v = face.a - self.x, face.b
         grain, fine, _ = canvas.noise(face.window)
-        half = np.where(v < 0.5, 0.7 * w, 0.5 * w)
+        base = v < 0.5  # the pole's foot is wider
+        half = np.where(base, np.float32(0.7 * w), np.float32(0.5 * w))  # float32 maths
         mask = (np.abs(u) < half) & (v < self.height)
-        shade = 0.75 + 0.35 * np.cos(np.clip(u / half, -1, 1) * 1.4 - 0.5 * np.sign(light.sun[0]))
+        # Round shading across the pole: u depends on the column only, so shade one row for
+        # the foot and one for the shaft.
+        lit_side = 0.5 * math.copysign(1.0, light.sun[0]) if light.sun[0] else 0.0
+        across = u[:1]
+        shade = np.where(
+            base,
+            0.75 + 0.35 * np.cos(np.clip(across / np.float32(0.7 * w), -1, 1) * 1.4 - lit_side),
+            0.75 + 0.35 * np.cos(np.clip(across / np.float32(0.5 * w), -1, 1) * 1.4 - lit_side),
+        )
         if self.arm:
             t = w * 0.7
             along = u * np.sign(self.arm)
@@ -71,8 +80,10 @@ class Pole:
                 head = (np.abs(along - abs(self.arm)) < 0.35) & (np.abs(v - self.height + 0.1) < w)
                 mask |= head
                 shade = np.where(head, 0.8, shade)
-        rgb = textured(self.color, grain, fine, 0.05) * shade[..., None]
-        canvas.paint(face.window, mask & face.inside, self.z, POLE, rgb * light.on(TOWARDS_CAMERA))
+        rgb = textured(self.color, grain, fine, 0.05, shade)
+        canvas.paint(
+            face.window, mask & face.inside, self.z, POLE, rgb, tint=light.on(TOWARDS_CAMERA)
+        )
 
 
 @dataclass
@@ -105,14 +116,14 @@ class TrafficLight:
         rgb = textured(self.housing, grain, fine, 0.08)
         if self.backplate:
             rim = (np.abs(u) > w / 2) | (v < 0) | (v > h)
-            rgb[rim] = np.array([0.85, 0.85, 0.82], np.float32)
+            put_rgb(rgb, rim, np.array([0.85, 0.85, 0.82], np.float32))
         rgb *= light.on(TOWARDS_CAMERA)
         for k in range(3):  # lamps glow by themselves: no lighting on them
             cv = h * (5 - 2 * k) / 6
             lamp = ellipse(u, v, 0.0, cv, 0.33 * w, 0.33 * w)
-            rgb[lamp] = LAMP_COLORS[k] * (1.0 if k == self.lit else 0.18)
+            put_rgb(rgb, lamp, LAMP_COLORS[k] * (1.0 if k == self.lit else 0.18))
             if k == self.lit:
-                rgb[ellipse(u, v, 0.0, cv, 0.16 * w, 0.16 * w)] = 0.6 + 0.4 * LAMP_COLORS[k]
+                put_rgb(rgb, ellipse(u, v, 0.0, cv, 0.16 * w, 0.16 * w), 0.6 + 0.4 * LAMP_COLORS[k])
         # Signal heads and signs hang just in front of their pole.
         canvas.paint(face.window, face.inside, self.z - 0.05, TRAFFIC_LIGHT, rgb)
 
@@ -140,19 +151,19 @@ class Sign:
             d = np.hypot(u, v)
             mask = d < 1
             rgb = np.where((d > 0.72)[..., None], red, white)
-            rgb[(np.abs(u) < 0.35) & (np.abs(v) < 0.3) & (np.abs(u) > 0.08)] = 0.1
+            put_rgb(rgb, (np.abs(u) < 0.35) & (np.abs(v) < 0.3) & (np.abs(u) > 0.08), 0.1)
         elif self.kind in ("triangle", "yield"):
             vv = v if self.kind == "triangle" else -v
             mask = (vv > -0.85) & (np.abs(u) < (1 - vv) * 0.6)
             inner = (vv > -0.6) & (np.abs(u) < (0.75 - vv) * 0.6 - 0.05)
             rgb = np.where(inner[..., None], white, red)
             if self.kind == "triangle":
-                rgb[inner & (np.abs(u) < 0.08) & (vv > -0.45) & (vv < 0.25)] = 0.1
+                put_rgb(rgb, inner & (np.abs(u) < 0.08) & (vv > -0.45) & (vv < 0.25), 0.1)
         elif self.kind == "square":
             mask = (np.abs(u) < 0.9) & (np.abs(v) < 0.9)
             rgb = solid(u.shape, [0.1, 0.28, 0.66])
             arrow = (np.abs(u) < 0.15) & (v > -0.55) & (v < 0.3) | (np.abs(u) < 0.5 - (v - 0.2))
-            rgb[arrow & (v > -0.55) & (v < 0.65)] = white
+            put_rgb(rgb, arrow & (v > -0.55) & (v < 0.65), white)
         elif self.kind == "diamond":
             d = np.abs(u) + np.abs(v)
             mask = d < 1
@@ -160,14 +171,15 @@ class Sign:
         else:  # octagon (stop)
             mask = (np.maximum(np.abs(u), np.abs(v)) < 0.95) & (np.abs(u) + np.abs(v) < 1.35)
             rgb = solid(u.shape, red)
-            rgb[(np.abs(v) < 0.15) & (np.abs(u) < 0.65)] = white
+            put_rgb(rgb, (np.abs(v) < 0.15) & (np.abs(u) < 0.65), white)
         rgb = textured(rgb, grain, fine, 0.04)
         canvas.paint(
             face.window,
             mask & face.inside,
             self.z - 0.05,
             TRAFFIC_SIGN,
-            rgb * light.on(TOWARDS_CAMERA),
+            rgb,
+            tint=light.on(TOWARDS_CAMERA),
         )
 
 
@@ -215,14 +227,17 @@ class Tree:
         w = min_width(canvas, 0.3, self.z, MIN_POLE)
         trunk = (np.abs(u) < w / 2) & (v < self.trunk + 0.5)
         visible = canvas.visible(win, (crown | trunk) & face.inside, self.z)
+        if not visible.any():
+            return
         crown, depth_in, height_in = crown[visible], depth_in[visible], height_in[visible]
         grain, fine, _ = (n[visible] for n in canvas.noise(win))
         leafy = (1.0 + 0.45 * (0.6 * grain + 1.6 * fine - 0.8)) * (
             0.55 + 0.55 * height_in + 0.25 * np.clip(depth_in, 0, 1)
         )
         shade = np.where(crown, leafy, 1.0 + 0.1 * grain)
-        rgb = np.where(crown[:, None], self.color, BARK_RGB) * shade[:, None]
-        canvas.fill(win, visible, self.z, VEGETATION, rgb * light.on(TOWARDS_CAMERA))
+        lit = np.stack([BARK_RGB, self.color]) * light.on(TOWARDS_CAMERA)  # bark, leaves
+        rgb = np.take(lit, crown.astype(np.intp), axis=0) * shade[:, None]
+        canvas.fill(win, visible, self.z, VEGETATION, rgb)
 
 
 @dataclass
@@ -243,20 +258,20 @@ class Barrier:
     def _colors(self, a, v, grain, fine, coarse) -> tuple[np.ndarray, np.ndarray | None]:
         """Colours (and see-through alpha) at ``a`` metres along and ``v`` up."""
         if self.kind == "hedge":
-            rgb = (
-                textured(self.color, grain, fine, 0.5) * (0.75 + 0.35 * v / self.height)[..., None]
-            )
+            rgb = textured(self.color, grain, fine, 0.5, 0.75 + 0.35 * v / self.height)
             return rgb, None
         if self.kind == "wall":
-            rgb = textured(self.color, grain, fine, 0.08) * (0.85 + 0.25 * coarse)[..., None]
+            rgb = textured(self.color, grain, fine, 0.08, 0.85 + 0.25 * coarse)
             if self.style == 0:  # concrete with formwork lines
-                rgb[wrap(v, 0.6) < 0.03] *= 0.82
-                rgb[wrap(a, 2.4) < 0.03] *= 0.82
+                scale_rgb(rgb, wrap(v, 0.6) < 0.03, 0.82)
+                scale_rgb(rgb, wrap(a, 2.4) < 0.03, 0.82)
             else:  # stone blocks
                 course = np.floor(v / 0.35)
                 rgb *= (0.88 + 0.2 * hash01(np.floor(a / 0.6 + 0.5 * course), course))[..., None]
-                rgb[(wrap(v, 0.35) < 0.028) | (wrap(a / 0.6 + 0.5 * course, 1.0) < 0.05)] *= 0.7
-            rgb[v > self.height - 0.12] = self.color * 1.15
+                scale_rgb(
+                    rgb, (wrap(v, 0.35) < 0.028) | (wrap(a / 0.6 + 0.5 * course, 1.0) < 0.05), 0.7
+                )
+            put_rgb(rgb, v > self.height - 0.12, self.color * 1.15)
             return rgb, None
         rgb = textured(self.color, grain, fine, 0.1)
         alpha = np.ones(a.shape, np.float32)
@@ -269,12 +284,12 @@ class Barrier:
                 | (np.abs(v - 0.15) < 0.05)
             )
             alpha = np.where(bar, 1.0, 0.7).astype(np.float32)
-            rgb[~bar] *= 0.5
+            scale_rgb(rgb, ~bar, 0.5)
         else:  # wire mesh on posts
             mesh = (wrap(a + v, 0.12) < 0.025) | (wrap(a - v, 0.12) < 0.025)
             post = wrap(a, 2.5) < 0.08
             alpha = np.where(post, 1.0, np.where(mesh, 0.95, 0.7)).astype(np.float32)
-            rgb[~(mesh | post)] *= 0.45
+            scale_rgb(rgb, ~(mesh | post), 0.45)
         return rgb, alpha
 
     def draw(self, canvas: Canvas, light: Light) -> None:
@@ -291,10 +306,10 @@ class Barrier:
         for face, a, n in faces:
             grain, fine, coarse = canvas.noise(face.window)
             rgb, alpha = self._colors(a, face.b, grain, fine, coarse)
-            canvas.paint(face.window, face.inside, face.depth, label, rgb * light.on(n), alpha)
+            canvas.paint(face.window, face.inside, face.depth, label, rgb, alpha, tint=light.on(n))
         if self.kind != "fence":
             top = y_plane(canvas, self.height, x0, x1, self.z, self.z1)
             if top is not None:
                 grain, fine, coarse = canvas.noise(top.window)
                 rgb, _ = self._colors(top.b, np.full(top.a.shape, self.height), grain, fine, coarse)
-                canvas.paint(top.window, top.inside, top.depth, label, rgb * light.on(UP))
+                canvas.paint(top.window, top.inside, top.depth, label, rgb, tint=light.on(UP))

@@ -78,7 +78,13 @@ class BuildingRow:
     end_depth: float = 12.0  # how deep the buildings are (their end walls' width)
 
     def segment(self, z: np.ndarray) -> np.ndarray:
-        return np.clip(np.searchsorted(self.starts, z, side="right") - 1, 0, len(self.starts) - 1)
+        """Index of the building at each ``z`` (the first one before the row starts)."""
+        # Counting the starts at or before z: for a row's dozen buildings several times faster
+        # than np.searchsorted, whose binary search mispredicts on unsorted queries.
+        index = np.zeros(np.shape(z), np.intp)
+        for start in self.starts[1:]:
+            index += z >= start
+        return index
 
     def height_at(self, z: np.ndarray) -> np.ndarray:
         return np.where(z < self.starts[0], 0.0, self.heights[self.segment(z)])

@@ -40,10 +40,12 @@ class Camera:
     cy: float
 
     def column(self, X, z):
-        return self.cx + self.focal * np.asarray(X) / np.asarray(z)
+        """Column of the points (X, z): floats or numpy arrays."""
+        return self.cx + self.focal * X / z
 
     def row(self, Y, z):
-        return self.cy + self.focal * (self.cam_height - np.asarray(Y)) / np.asarray(z)
+        """Row of the points (Y, z): floats or numpy arrays."""
+        return self.cy + self.focal * (self.cam_height - Y) / z
 
     def pixels(self, metres: float, z: float) -> float:
         """How many pixels ``metres`` spans at depth ``z``."""
@@ -93,8 +95,10 @@ def smooth_noise(rng: np.random.Generator, height: int, width: int, cell: int) -
     cell = max(1, int(cell))
     gh, gw = height // cell + 2, width // cell + 2
     grid = rng.random((gh, gw), dtype=np.float32)
-    image = Image.fromarray(grid).resize((gw * cell, gh * cell), Image.Resampling.BILINEAR)
-    return np.asarray(image)[:height, :width]
+    # Scaling the grid by ``cell``, but only over the height×width corner that is kept.
+    box = (0.0, 0.0, width / cell, height / cell)
+    image = Image.fromarray(grid).resize((width, height), Image.Resampling.BILINEAR, box=box)
+    return np.asarray(image)
 
 
 class Canvas:
@@ -112,7 +116,9 @@ class Canvas:
         self.rows = (np.arange(h, dtype=np.float32) + 0.5)[:, None]
         self.cols = (np.arange(w, dtype=np.float32) + 0.5)[None, :]
         # Uniform with unit variance: as good as Gaussian for texture, and four times cheaper.
-        self.grain = (rng.random((h, w), dtype=np.float32) - 0.5) * np.float32(12**0.5)
+        self.grain = rng.random((h, w), dtype=np.float32)
+        self.grain -= 0.5
+        self.grain *= np.float32(12**0.5)
         self.fine = smooth_noise(rng, h, w, max(2, w // 80))
         self.mid = smooth_noise(rng, h, w, max(3, w // 30))
         self.coarse = smooth_noise(rng, h, w, max(4, w // 10))
@@ -141,7 +147,7 @@ class Canvas:
         """Draw the ``visible`` pixels of ``window``: ``depth``, ``label`` are scalars or one
         value per visible pixel, ``rgb`` is 3 values or one row per visible pixel."""
         region = window.region
-        self.photo[region][visible] = rgb
+        put_rgb(self.photo[region], visible, rgb)
         self.depth[region][visible] = depth
         self.label[region][visible] = label
 
@@ -153,32 +159,74 @@ class Canvas:
         label,
         rgb,
         alpha: np.ndarray | None = None,
+        tint: np.ndarray | None = None,
     ) -> None:
         """Draw ``rgb`` (h×w×3 or 3 values) with ``label`` (scalar or h×w) where ``mask`` holds
-        and ``depth`` (scalar or h×w) is nearer than what is there. ``alpha`` (h×w, 0..1)
-        blends the colour with what is already drawn; the label and depth are replaced."""
+        and ``depth`` (scalar or h×w) is nearer than what is there. ``tint`` (3 values, the
+        light on the surface) multiplies the colour, on the drawn pixels only. ``alpha`` (h×w,
+        0..1) blends the colour with what is already drawn; the label and depth are replaced."""
         visible = self.visible(window, mask, depth)
         if not visible.any():
             return
         pick = _picker(visible)
-        rgb = pick(rgb, 3)
+        rgb = np.asarray(rgb, np.float32)
+        if rgb.ndim == 3:
+            rgb = take_rgb(rgb, visible)
+        if tint is not None:
+            rgb = rgb * tint
         if alpha is not None:
             a = pick(alpha)[:, None]
-            rgb = self.photo[window.region][visible] * (1.0 - a) + rgb * a
+            rgb = take_rgb(self.photo[window.region], visible) * (1.0 - a) + rgb * a
         self.fill(window, visible, pick(depth), pick(label), rgb)
 
 
 def _picker(visible: np.ndarray):
-    """Select the ``visible`` pixels of an array shaped like the window (or broadcastable)."""
+    """Select the ``visible`` pixels of a one-channel array shaped like the window (or
+    broadcastable to it); scalars pass through."""
 
-    def pick(values, channels: int | None = None):
+    def pick(values):
         values = np.asarray(values)
-        if values.ndim == 0 or (channels and values.ndim == 1):
+        if values.ndim == 0:
             return values
-        shape = visible.shape + ((channels,) if channels else ())
-        return np.broadcast_to(values, shape)[visible]
+        return np.broadcast_to(values, visible.shape)[visible]
 
     return pick
+
+
+# One RGB float32 pixel as a single 12-byte item. numpy selects and scatters whole items
+# through a boolean mask several times faster than it handles a trailing channel axis, and
+# the copy is bit for bit.
+_PIXEL = np.dtype((np.void, 12))
+
+
+def _pixels(rgb: np.ndarray) -> np.ndarray:
+    """``rgb`` (…×3 float32, channels contiguous) viewed as one ``_PIXEL`` per pixel."""
+    if rgb.dtype != np.float32 or rgb.shape[-1] != 3:
+        raise TypeError(f"expected a float32 …×3 array, got {rgb.dtype} {rgb.shape}")
+    return rgb.view(_PIXEL)[..., 0]
+
+
+def take_rgb(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``rgb[mask]``: the float32 n×3 colours of the n pixels where ``mask`` holds."""
+    return _pixels(rgb)[mask].view(np.float32).reshape(-1, 3)
+
+
+def put_rgb(rgb: np.ndarray, mask: np.ndarray, values) -> None:
+    """``rgb[mask] = values`` in place: ``values`` is a grey, 3 values, or one grey (n×1) or
+    colour (n×3) per masked pixel."""
+    values = np.asarray(values, np.float32)
+    if values.ndim == 0:  # a grey
+        values = np.full(3, values, np.float32)
+    elif values.shape[-1] != 3:  # one grey per pixel
+        values = np.repeat(values, 3, axis=-1)
+    _pixels(rgb)[mask] = _pixels(np.ascontiguousarray(values))
+
+
+def scale_rgb(rgb: np.ndarray, mask: np.ndarray, factor) -> None:
+    """``rgb[mask] *= factor`` in place, for a scalar ``factor`` or one per pixel of ``mask``
+    (the other pixels are multiplied by exactly 1)."""
+    factor = np.asarray(factor, np.float32)
+    rgb *= np.where(mask, factor, np.float32(1.0))[..., None]
 
 
 def z_plane(canvas: Canvas, z: float, X0: float, X1: float, Y0: float, Y1: float) -> Face | None:
@@ -189,11 +237,12 @@ def z_plane(canvas: Canvas, z: float, X0: float, X1: float, Y0: float, Y1: float
     win = canvas.window(cam.column(X0, z), cam.column(X1, z), cam.row(Y1, z), cam.row(Y0, z))
     if win is None:
         return None
-    X = (win.cols - cam.cx) * (z / cam.focal)
-    Y = cam.cam_height - (win.rows - cam.cy) * (z / cam.focal)
-    X, Y = np.broadcast_arrays(X, Y)
-    inside = (X >= X0) & (X <= X1) & (Y >= Y0) & (Y <= Y1)
-    return Face(win, X, Y, np.float32(z), inside)
+    X = (win.cols - cam.cx) * (z / cam.focal)  # (1, w)
+    Y = cam.cam_height - (win.rows - cam.cy) * (z / cam.focal)  # (h, 1)
+    inside = ((X >= X0) & (X <= X1)) & ((Y >= Y0) & (Y <= Y1))
+    return Face(
+        win, np.broadcast_to(X, win.shape), np.broadcast_to(Y, win.shape), np.float32(z), inside
+    )
 
 
 def x_plane(canvas: Canvas, X: float, z0: float, z1: float, Y0: float, Y1: float) -> Face | None:
@@ -209,10 +258,10 @@ def x_plane(canvas: Canvas, X: float, z0: float, z1: float, Y0: float, Y1: float
         return None
     dx = win.cols - cam.cx
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(dx * X > 0, cam.focal * X / dx, -1.0).astype(np.float32)
-    Y = cam.cam_height - (win.rows - cam.cy) * (z / cam.focal)
-    z, Y = np.broadcast_arrays(z, Y)
-    inside = (z >= z0) & (z <= z1) & (Y >= Y0) & (Y <= Y1)
+        z = np.where(dx * X > 0, cam.focal * X / dx, -1.0).astype(np.float32)  # (1, w)
+    Y = cam.cam_height - (win.rows - cam.cy) * (z / cam.focal)  # (h, w)
+    inside = ((z >= z0) & (z <= z1)) & (Y >= Y0) & (Y <= Y1)
+    z = np.broadcast_to(z, win.shape)
     return Face(win, z, Y, z, inside)
 
 
@@ -231,10 +280,10 @@ def y_plane(canvas: Canvas, Y: float, X0: float, X1: float, z0: float, z1: float
         return None
     dy = win.rows - cam.cy
     with np.errstate(divide="ignore"):
-        z = np.where(dy > 0, cam.focal * drop / dy, -1.0).astype(np.float32)
-    Xw = (win.cols - cam.cx) * (z / cam.focal)
-    z, Xw = np.broadcast_arrays(z, Xw)
-    inside = (Xw >= X0) & (Xw <= X1) & (z >= z0) & (z <= z1)
+        z = np.where(dy > 0, cam.focal * drop / dy, -1.0).astype(np.float32)  # (h, 1)
+    Xw = (win.cols - cam.cx) * (z / cam.focal)  # (h, w)
+    inside = (Xw >= X0) & (Xw <= X1) & ((z >= z0) & (z <= z1))
+    z = np.broadcast_to(z, win.shape)
     return Face(win, Xw, z, z, inside)
 
 
@@ -243,11 +292,15 @@ def box_downsample(image: np.ndarray, factor: int) -> np.ndarray:
     factor)."""
     if factor == 1:
         return image
-    total = np.zeros_like(image[::factor, ::factor])
-    for dy in range(factor):
-        for dx in range(factor):
-            total += image[dy::factor, dx::factor]
-    return total * np.float32(1.0 / factor**2)
+    # Rows first: each of those sums reads whole contiguous rows, and halves what follows.
+    rows = image[::factor].copy()
+    for dy in range(1, factor):
+        rows += image[dy::factor]
+    total = rows[:, ::factor].copy()
+    for dx in range(1, factor):
+        total += rows[:, dx::factor]
+    total *= np.float32(1.0 / factor**2)
+    return total
 
 
 def blur3(image: np.ndarray, weight: float) -> np.ndarray:

@@ -26,7 +26,7 @@ from fastpix.data.synthetic.common import (
     textured,
     wrap,
 )
-from fastpix.data.synthetic.raster import Canvas, x_plane, y_plane, z_plane
+from fastpix.data.synthetic.raster import Canvas, put_rgb, scale_rgb, x_plane, y_plane, z_plane
 
 
 @dataclass
@@ -71,16 +71,16 @@ class Person:
         )
         skirt = self.skirt & (t > 0.3) & (t < hip) & (np.abs(s) < 0.09 + (hip - t) * 0.35)
         rgb = solid(s.shape, self.legs)
-        rgb[skirt | torso | arms] = self.top
-        rgb[head | neck] = self.skin
-        rgb[hair] = self.hair
-        rgb[shoes] = 0.08
+        put_rgb(rgb, skirt | torso | arms, self.top)
+        put_rgb(rgb, head | neck, self.skin)
+        put_rgb(rgb, hair, self.hair)
+        put_rgb(rgb, shoes, 0.08)
         hands = arms & (t < 0.56)
-        rgb[hands] = self.skin
-        rgb = textured(rgb, grain, fine, 0.12) * (0.8 + 0.3 * t)[..., None]
+        put_rgb(rgb, hands, self.skin)
+        rgb = textured(rgb, grain, fine, 0.12, 0.8 + 0.3 * t)
         mask = head | torso | neck | arms | legs | shoes | skirt
         canvas.paint(
-            face.window, mask & face.inside, self.z, PERSON, rgb * light.on(TOWARDS_CAMERA)
+            face.window, mask & face.inside, self.z, PERSON, rgb, tint=light.on(TOWARDS_CAMERA)
         )
 
 
@@ -129,11 +129,11 @@ class Bike:
             mask, rgb, alpha = self._bicycle(u, v, tube)
             label = BICYCLE
         rgb = textured(rgb, grain, fine, 0.08)
-        canvas.paint(face.window, mask & face.inside, self.z, label, rgb * shade, alpha)
+        canvas.paint(face.window, mask & face.inside, self.z, label, rgb, alpha, tint=shade)
         if self.rider is not None:
             rmask, rrgb = self._rider(u, v, tube)
             rrgb = textured(rrgb, grain, fine, 0.1)
-            canvas.paint(face.window, rmask & face.inside, self.z - 0.01, RIDER, rrgb * shade)
+            canvas.paint(face.window, rmask & face.inside, self.z - 0.01, RIDER, rrgb, tint=shade)
 
     def _wheel(self, u, v, centre, radius, tyre):
         d = np.hypot(u - centre[0], v - centre[1])
@@ -147,13 +147,13 @@ class Bike:
         alpha = np.ones(u.shape, np.float32)
         for hub in (BIKE["rear"], BIKE["front"]):
             disk, ring, d = self._wheel(u, v, hub, r, tyre)
-            angle = np.arctan2(v - hub[1], u - hub[0])
-            spokes = wrap(angle * 16 / (2 * np.pi), 1.0) < 0.2
             inner = disk & ~ring
-            rgb[inner] = np.where(spokes[inner, None], 0.7, 0.15)
-            alpha[inner] = np.where(spokes[inner], 0.95, 0.7)
-            rgb[ring] = 0.06
-            rgb[disk & (d < 0.05)] = 0.6
+            angle = np.arctan2(v[inner] - hub[1], u[inner] - hub[0])
+            spokes = wrap(angle * 16 / (2 * np.pi), 1.0) < 0.2
+            put_rgb(rgb, inner, np.where(spokes[:, None], 0.7, 0.15))
+            alpha[inner] = np.where(spokes, 0.95, 0.7)
+            put_rgb(rgb, ring, 0.06)
+            put_rgb(rgb, disk & (d < 0.05), 0.6)
             alpha[disk & (d < 0.05)] = 1.0
             mask |= disk
         t = tube * 1.6
@@ -163,13 +163,13 @@ class Bike:
         ):  # fmt: skip
             seg = capsule(u, v, BIKE[p], BIKE[q], t)
             mask |= seg
-            rgb[seg] = self.frame
+            put_rgb(rgb, seg, self.frame)
             alpha[seg] = 1.0
         saddle = ellipse(u, v, -0.16, 0.9, 0.12, max(0.035, tube))
         bar = capsule(u, v, (0.28, 1.02), (0.42, 1.0), t)
         for part in (saddle, bar):
             mask |= part
-            rgb[part] = 0.08
+            put_rgb(rgb, part, 0.08)
             alpha[part] = 1.0
         return mask, rgb, alpha
 
@@ -180,9 +180,9 @@ class Bike:
         for hub in (MOTO["rear"], MOTO["front"]):
             disk, ring, d = self._wheel(u, v, hub, r, 0.12)
             mask |= disk
-            rgb[disk] = 0.35
-            rgb[ring] = 0.05
-            rgb[disk & (d < 0.07)] = 0.55
+            put_rgb(rgb, disk, 0.35)
+            put_rgb(rgb, ring, 0.05)
+            put_rgb(rgb, disk & (d < 0.07), 0.55)
         # A solid mass between the wheels (engine, tank, fairing) tells it from a bicycle.
         engine = ellipse(u, v, 0.0, 0.45, 0.38, 0.26)
         tank = ellipse(u, v, 0.1, 0.78, 0.46, 0.19)
@@ -194,12 +194,12 @@ class Bike:
         exhaust = capsule(u, v, (-0.1, 0.28), (-0.85, 0.4), 0.05)
         headlight = ellipse(u, v, 0.64, 0.92, 0.07, 0.08)
         mask |= engine | tank | fairing | seat | tail | fork | bar | exhaust | headlight
-        rgb[engine] = [0.2, 0.2, 0.22]
-        rgb[exhaust] = [0.7, 0.7, 0.72]
-        rgb[tank | tail | fairing] = self.frame
-        rgb[seat] = 0.06
-        rgb[fork | bar] = 0.4
-        rgb[headlight] = [1.0, 0.95, 0.8]
+        put_rgb(rgb, engine, [0.2, 0.2, 0.22])
+        put_rgb(rgb, exhaust, [0.7, 0.7, 0.72])
+        put_rgb(rgb, tank | tail | fairing, self.frame)
+        put_rgb(rgb, seat, 0.06)
+        put_rgb(rgb, fork | bar, 0.4)
+        put_rgb(rgb, headlight, [1.0, 0.95, 0.8])
         return mask, rgb, None
 
     def _rider(self, u, v, tube):
@@ -221,11 +221,11 @@ class Bike:
         head = ellipse(u, v, head_c[0], head_c[1], 0.1 * scale, 0.115 * scale)
         helmet = head & (v > head_c[1] - 0.01 * scale) if self.helmet is not None else head & False
         rgb = solid(u.shape, p.legs)
-        rgb[torso | arm] = p.top
-        rgb[head] = p.skin
+        put_rgb(rgb, torso | arm, p.top)
+        put_rgb(rgb, head, p.skin)
         if self.helmet is not None:
-            rgb[helmet] = self.helmet
-        rgb[capsule(u, v, foot, (foot[0] + 0.08, foot[1]), 0.04)] = 0.08
+            put_rgb(rgb, helmet, self.helmet)
+        put_rgb(rgb, capsule(u, v, foot, (foot[0] + 0.08, foot[1]), 0.04), 0.08)
         return torso | arm | thigh | shin | head, rgb
 
 
@@ -281,14 +281,24 @@ class Vehicle:
                     mask, rgb = self._side(s, face.b, z1 - z0, height, part, canvas, face)
                     n = (-1.0 if side_x > 0 else 1.0, 0.0, 0.0)  # facing the street centre
                     canvas.paint(
-                        face.window, mask & face.inside, face.depth, self.label, rgb * light.on(n)
+                        face.window,
+                        mask & face.inside,
+                        face.depth,
+                        self.label,
+                        rgb,
+                        tint=light.on(n),
                     )
             end = z_plane(canvas, z0, self.x0, self.x1, 0.0, height)
             if end is not None:
                 u = end.a - self.x0
                 mask, rgb = self._end(u, end.b, height, part, canvas, end)
                 canvas.paint(
-                    end.window, mask & end.inside, z0, self.label, rgb * light.on(TOWARDS_CAMERA)
+                    end.window,
+                    mask & end.inside,
+                    z0,
+                    self.label,
+                    rgb,
+                    tint=light.on(TOWARDS_CAMERA),
                 )
             if self.kind == "tram":
                 self._pantograph(canvas, light, z0 + 0.3 * (z1 - z0), height)
@@ -302,17 +312,13 @@ class Vehicle:
             return
         region = face.window.region
         near = face.inside & (np.abs(canvas.depth[region] - face.depth) < 0.05 * face.depth + 0.1)
-        edge = np.minimum.reduce(
-            [
-                face.a - self.x0 + 0.25,
-                self.x1 + 0.25 - face.a,
-                face.b - self.z + 0.3,
-                self.z + self.length + 0.3 - face.b,
-            ]
+        X, z = face.a, face.b
+        edge = np.minimum(
+            np.minimum(X - self.x0 + 0.25, self.x1 + 0.25 - X),
+            np.minimum(z - self.z + 0.3, self.z + self.length + 0.3 - z),
         )
         dark = 1.0 - 0.55 * np.clip(edge / 0.5, 0, 1)
-        photo = canvas.photo[region]
-        photo[near] *= dark[near][:, None]
+        scale_rgb(canvas.photo[region], near, dark)
 
     def _glass(self, v, top) -> np.ndarray:
         g = np.clip((v - top + 1.0), 0, 1)[..., None]
@@ -322,7 +328,7 @@ class Vehicle:
         """The face at the camera end: rear or front of a car/truck cab/cargo/bus/tram."""
         w = self.width
         grain, fine, _ = canvas.noise(face.window)
-        rgb = textured(self.color, grain, fine, 0.04) * (0.85 + 0.2 * (v / height))[..., None]
+        rgb = textured(self.color, grain, fine, 0.04, 0.85 + 0.2 * (v / height))
         mask = np.ones(u.shape, bool)
         c = np.abs(u - w / 2)  # distance from the centre line
         if self.kind == "car":
@@ -330,40 +336,42 @@ class Vehicle:
             cabin = c < w / 2 - 0.1 - (v - belt) * 0.45
             mask = (v < belt) | cabin
             glass = (v > belt + 0.05) & (v < height - 0.07) & (c < w / 2 - 0.18 - (v - belt) * 0.45)
-            rgb[glass] = self._glass(v, height)[glass]
+            put_rgb(rgb, glass, self._glass(v[glass], height))
             lamps = (v > belt - 0.25) & (v < belt - 0.05) & (c > w / 2 - 0.35)
-            rgb[lamps] = [1.0, 0.95, 0.8] if self.front else [0.75, 0.06, 0.05]
+            put_rgb(rgb, lamps, [1.0, 0.95, 0.8] if self.front else [0.75, 0.06, 0.05])
             if self.front:
-                rgb[(v > 0.35) & (v < belt - 0.3) & (c < 0.45)] = 0.08  # grille
+                put_rgb(rgb, (v > 0.35) & (v < belt - 0.3) & (c < 0.45), 0.08)  # grille
         elif part == "cargo":
-            rgb[(np.abs(u - w / 2) < 0.02) & (v > 1.1)] *= 0.5  # door split
-            rgb[(np.abs(np.abs(u - w / 2) - 0.25) < 0.04) & (np.abs(v - 2.0) < 0.35)] = 0.3
+            scale_rgb(rgb, (np.abs(u - w / 2) < 0.02) & (v > 1.1), 0.5)  # door split
+            put_rgb(rgb, (np.abs(np.abs(u - w / 2) - 0.25) < 0.04) & (np.abs(v - 2.0) < 0.35), 0.3)
         else:  # bus, tram, truck cab
             if self.front:
                 lo = 1.7 if part == "cab" else 0.95
                 wind = (v > lo) & (v < height - 0.45) & (c < w / 2 - 0.12)
-                rgb[wind] = self._glass(v, height)[wind]
+                put_rgb(rgb, wind, self._glass(v[wind], height))
                 if self.kind != "truck":  # destination display
                     sign = (v > height - 0.4) & (v < height - 0.12) & (c < w / 2 - 0.3)
-                    rgb[sign] = [0.05, 0.05, 0.05]
-                    rgb[sign & (wrap(u * 7, 1.0) < 0.5)] = [1.0, 0.6, 0.1]
+                    put_rgb(rgb, sign, [0.05, 0.05, 0.05])
+                    put_rgb(rgb, sign & (wrap(u * 7, 1.0) < 0.5), [1.0, 0.6, 0.1])
             else:
                 wind = (v > height - 1.1) & (v < height - 0.35) & (c < w / 2 - 0.2)
-                rgb[wind] = self._glass(v, height)[wind]
-                rgb[(v > 0.6) & (v < 1.3) & (c < w / 2 - 0.4) & (wrap(v * 12, 1.0) < 0.5)] *= 0.5
+                put_rgb(rgb, wind, self._glass(v[wind], height))
+                scale_rgb(
+                    rgb, (v > 0.6) & (v < 1.3) & (c < w / 2 - 0.4) & (wrap(v * 12, 1.0) < 0.5), 0.5
+                )
             if self.kind == "tram":  # white upper body, rounded roof corners
-                rgb[(v > height * 0.42) & ~wind] = 0.88
+                put_rgb(rgb, (v > height * 0.42) & ~wind, 0.88)
                 mask &= ~((v > height - 0.35) & (c > w / 2 - (v - height + 0.35) * 1.2))
             lamps = (v > 0.45) & (v < 0.75) & (c > w / 2 - 0.35)
-            rgb[lamps] = [1.0, 0.95, 0.8] if self.front else [0.75, 0.06, 0.05]
-        rgb[v < 0.25] = 0.05
-        rgb[(v < 0.5) & (v > 0.3) & (c < 0.26)] = 0.9  # number plate
+            put_rgb(rgb, lamps, [1.0, 0.95, 0.8] if self.front else [0.75, 0.06, 0.05])
+        put_rgb(rgb, v < 0.25, 0.05)
+        put_rgb(rgb, (v < 0.5) & (v > 0.3) & (c < 0.26), 0.9)  # number plate
         return mask, rgb
 
     def _side(self, s, v, length, height, part, canvas, face):
         """The side facing the street centre; ``s`` runs from the vehicle's rear."""
         grain, fine, _ = canvas.noise(face.window)
-        rgb = textured(self.color, grain, fine, 0.04) * (0.85 + 0.2 * (v / height))[..., None]
+        rgb = textured(self.color, grain, fine, 0.04, 0.85 + 0.2 * (v / height))
         mask = np.ones(s.shape, bool)
         wheels: list[float] = []
         r = 0.32
@@ -375,19 +383,19 @@ class Vehicle:
             mask = (v < belt) | cabin
             glass = (v > belt + 0.05) & (v < height - 0.07) & (s > lo + 0.1) & (s < hi - 0.1)
             glass &= np.abs(s - length * 0.5) > 0.06
-            rgb[glass] = self._glass(v, height)[glass]
-            rgb[np.abs(s - length * 0.52) < 0.02] *= 0.6
+            put_rgb(rgb, glass, self._glass(v[glass], height))
+            scale_rgb(rgb, np.abs(s - length * 0.52) < 0.02, 0.6)
             wheels = [0.8, length - 0.85]
         elif part == "cargo":
-            rgb[v < 1.0] = 0.12
+            put_rgb(rgb, v < 1.0, 0.12)
             band = (v > 1.6) & (v < 2.1)
-            rgb[band] = self.accent
+            put_rgb(rgb, band, self.accent)
             wheels = [0.9, 2.1]
             r = 0.48
         elif part == "cab":
             glass = (v > 1.7) & (v < height - 0.3) & (s > 0.3) & (s < 1.6)
-            rgb[glass] = self._glass(v, height)[glass]
-            rgb[v < 0.8] = 0.12
+            put_rgb(rgb, glass, self._glass(v[glass], height))
+            put_rgb(rgb, v < 0.8, 0.12)
             wheels = [1.3]
             r = 0.48
         else:  # bus or tram
@@ -395,22 +403,27 @@ class Vehicle:
             pitch = 1.5 if self.kind == "bus" else 1.8
             band = (v > lo) & (v < hi)
             pillar = wrap(s, pitch) < 0.12
-            rgb[band & ~pillar] = self._glass(v, hi)[band & ~pillar]
+            put_rgb(rgb, band & ~pillar, self._glass(v[band & ~pillar], hi))
             door_pitch = 6.0 if self.kind == "bus" else 7.0
             door = (wrap(s, door_pitch) > door_pitch - 1.3) & (v > 0.3) & (v < hi)
-            rgb[door] = self._glass(v, hi)[door] * 0.8
+            put_rgb(rgb, door, self._glass(v[door], hi) * 0.8)
             if self.kind == "tram":
                 upper = v > hi
-                rgb[upper] = 0.88 * (0.95 + 0.1 * fine[upper])[:, None]
-                rgb[(v > lo - 0.25) & (v < lo)] = 0.88
+                put_rgb(rgb, upper, 0.88 * (0.95 + 0.1 * fine[upper])[:, None])
+                put_rgb(rgb, (v > lo - 0.25) & (v < lo), 0.88)
             else:
-                rgb[v < 0.35] = 0.15
+                put_rgb(rgb, v < 0.35, 0.15)
             wheels = [2.4, length - 3.0] if self.kind == "bus" else []
             r = 0.5
         for sw in wheels:
-            d = np.hypot(s - sw, v - r)
-            rgb[d < r] = 0.05
-            rgb[d < 0.55 * r] = 0.45
+            # On a side (X = const), s depends on the column only: draw over the wheel's columns.
+            columns = np.nonzero(np.abs(s[0] - sw) < r)[0]
+            if columns.size == 0:
+                continue
+            box = (slice(None), slice(columns[0], columns[-1] + 1))
+            d = np.hypot(s[box] - sw, v[box] - r)
+            put_rgb(rgb[box], d < r, 0.05)
+            put_rgb(rgb[box], d < 0.55 * r, 0.45)
         return mask, rgb
 
     def _pantograph(self, canvas: Canvas, light: Light, z: float, height: float) -> None:
