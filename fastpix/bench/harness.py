@@ -8,6 +8,7 @@ stamped with the date, git revision, device and library versions, to
 
 from __future__ import annotations
 
+import argparse
 import csv
 import datetime as _dt
 import json
@@ -240,3 +241,21 @@ def markdown_table(rows: list[dict], columns: list[str]) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(r.get(c)) for c in columns) + " |" for r in rows]
     return "\n".join(lines)
+
+
+def script_main(
+    run: Callable[[argparse.Namespace], object],
+    description: str | None,
+    quick_help: str,
+    argv: list[str] | None = None,
+) -> int:
+    """Entry point of a ``benchmarks/benchmark_*.py`` script: the options ``fastpix bench``
+    gives every target (``--device``, ``--out``, ``--quick``), then ``run(args)``."""
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+    parser.add_argument("--out", default="benchmarks/results", help="results folder")
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    run(parser.parse_args(argv))
+    return 0

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 import fastpix.models as fm
-from fastpix.bench.harness import environment, markdown_table, measure, write_rows
+from fastpix.bench.harness import environment, markdown_table, measure, script_main, write_rows
 from fastpix.export import Deployed, source_from_model, to_onnx
 from fastpix.export.onnx import verification_images
 from fastpix.export.source import inference_network, resolve_mode
@@ -186,9 +186,5 @@ def _measure_shape(runtimes, x, device, warmup, repeats, shape: dict) -> list[di
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Inference latency per runtime.")
-    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
-    parser.add_argument("--out", default="benchmarks/results", help="results folder")
-    parser.add_argument("--quick", action="store_true", help="256×256 only, fewer repeats")
-    run(parser.parse_args(argv))
-    return 0
+    """Entry point of ``benchmarks/benchmark_infer.py``."""
+    return script_main(run, "Inference latency per runtime.", "256×256 only, fewer repeats", argv)

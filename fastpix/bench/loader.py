@@ -27,7 +27,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fastpix.bench.harness import environment, interleaved, load_average, markdown_table, write_rows
+from fastpix.bench.harness import (
+    environment,
+    interleaved,
+    load_average,
+    markdown_table,
+    script_main,
+    write_rows,
+)
 
 # name -> PairLoader jitter options.
 CONFIGS = {
@@ -172,9 +179,5 @@ def _add_ratios(rows: list[dict]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="PairLoader throughput (pairs/s).")
-    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
-    parser.add_argument("--out", default="benchmarks/results", help="results folder")
-    parser.add_argument("--quick", action="store_true", help="fewer pairs and repeats")
-    run(parser.parse_args(argv))
-    return 0
+    """Entry point of ``benchmarks/benchmark_loader.py``."""
+    return script_main(run, "PairLoader throughput (pairs/s).", "fewer pairs and repeats", argv)

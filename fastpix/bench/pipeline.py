@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from fastpix.bench.harness import environment, markdown_table, measure, write_rows
+from fastpix.bench.harness import environment, markdown_table, measure, script_main, write_rows
 
 COLUMNS = ["case", "size", "batch", "threads", "precision", "impl", "stage", "gflop_per_image",
            "median_ms", "images_per_s"]  # fmt: skip
@@ -205,11 +205,4 @@ def run(args: argparse.Namespace) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``benchmarks/benchmark_pipeline.py``."""
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
-    parser.add_argument("--out", default="benchmarks/results", help="results folder")
-    parser.add_argument("--quick", action="store_true", help="fewer repeats")
-    run(parser.parse_args(argv))
-    return 0
+    return script_main(run, __doc__, "fewer repeats", argv)

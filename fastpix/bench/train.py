@@ -49,6 +49,7 @@ from fastpix.bench.harness import (
     peak_memory_mib,
     reset_peak_memory,
     rss_mib,
+    script_main,
     write_rows,
 )
 
@@ -295,11 +296,4 @@ def run(args: argparse.Namespace) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``benchmarks/benchmark_train.py``."""
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
-    parser.add_argument("--out", default="benchmarks/results", help="results folder")
-    parser.add_argument("--quick", action="store_true", help="smaller networks, fewer steps")
-    run(parser.parse_args(argv))
-    return 0
+    return script_main(run, __doc__, "smaller networks, fewer steps", argv)
