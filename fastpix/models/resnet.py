@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fastpix.models.layers import norm_act
-from fastpix.models.state_dict import StateDictSource, read_state_dict
+from fastpix.models.state_dict import StateDictSource, load_torchvision_state
 
 RESNET34_LAYERS = (3, 4, 6, 3)
 STRIDE = 32
@@ -86,26 +86,7 @@ def load_torchvision_weights(backbone: ResNetBackbone, source: StateDictSource) 
     ``fc.weight`` / ``fc.bias`` are ignored; every other key must be present with its shape.
     The file is read with ``torch.load(weights_only=True)``.
     """
-    state, name = read_state_dict(source, "torchvision resnet34")
-    state = {k: v for k, v in state.items() if not k.startswith("fc.")}
-    expected = backbone.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    if missing or unexpected:
-        raise ValueError(
-            f"{name} is not a torchvision resnet34 state dict: "
-            f"missing keys {missing[:8]}{' …' if len(missing) > 8 else ''} ({len(missing)}), "
-            f"unexpected keys {unexpected[:8]}{' …' if len(unexpected) > 8 else ''} "
-            f"({len(unexpected)})"
-        )
-    for key, tensor in state.items():
-        if tensor.shape != expected[key].shape:
-            raise ValueError(
-                f"{name}: {key} has shape {tuple(tensor.shape)}, resnet34 expects "
-                f"{tuple(expected[key].shape)}"
-            )
-    backbone.load_state_dict(state)
-    return backbone
+    return load_torchvision_state(backbone, source, "resnet34", "fc.")
 
 
 def bilinear_kernel(channels: int, kernel_size: int) -> torch.Tensor:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Union
 
 import torch
+from torch import nn
 
 StateDictSource = Union[str, "os.PathLike[str]", Mapping[str, torch.Tensor]]
 # What DataParallel / DistributedDataParallel and torch.compile put before saved keys.
@@ -65,3 +66,33 @@ def key_listing(label: str, keys: list[str], shown: int = 6) -> str:
         return f"no {label} keys"
     names = ", ".join(keys[:shown]) + (", …" if len(keys) > shown else "")
     return f"{len(keys)} {label} key{'s' if len(keys) > 1 else ''} ({names})"
+
+
+def load_torchvision_state(
+    module: nn.Module, source: StateDictSource, arch: str, ignored_prefix: str
+) -> nn.Module:
+    """Load a torchvision ``arch`` state dict (a ``.pth`` path or a dict) into ``module``, whose
+    keys are torchvision's. Keys under ``ignored_prefix`` (the classifier head fastpix does not
+    build) are dropped; every other key must be present with its shape."""
+    state, name = read_state_dict(source, f"torchvision {arch}")
+    state = {k: v for k, v in state.items() if not k.startswith(ignored_prefix)}
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+
+    def first(keys: list[str]) -> str:
+        return f"{keys[:8]}{' …' if len(keys) > 8 else ''} ({len(keys)})"
+
+    if missing or unexpected:
+        raise ValueError(
+            f"{name} is not a torchvision {arch} state dict: "
+            f"missing keys {first(missing)}, unexpected keys {first(unexpected)}"
+        )
+    for key, tensor in state.items():
+        if tensor.shape != expected[key].shape:
+            raise ValueError(
+                f"{name}: {key} has shape {tuple(tensor.shape)}, {arch} expects "
+                f"{tuple(expected[key].shape)}"
+            )
+    module.load_state_dict(state)
+    return module

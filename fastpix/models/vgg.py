@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from fastpix.models.state_dict import StateDictSource, read_state_dict
+from fastpix.models.state_dict import StateDictSource, load_torchvision_state
 
 # Output channels per conv, "M" for a 2×2 max pool: torchvision's configuration "E".
 VGG19_LAYERS: tuple[int | str, ...] = (
@@ -66,24 +66,7 @@ def load_vgg19_weights(model: VGG19Features, source: StateDictSource) -> VGG19Fe
     ``classifier.*`` keys are ignored; every ``features.*`` key must be present with its
     shape. Read with ``torch.load(weights_only=True)``.
     """
-    state, name = read_state_dict(source, "torchvision vgg19")
-    state = {k: v for k, v in state.items() if not k.startswith("classifier.")}
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    if missing or unexpected:
-        raise ValueError(
-            f"{name} is not a torchvision vgg19 state dict: missing keys {missing[:6]} "
-            f"({len(missing)}), unexpected keys {unexpected[:6]} ({len(unexpected)})"
-        )
-    for key, tensor in state.items():
-        if tensor.shape != expected[key].shape:
-            raise ValueError(
-                f"{name}: {key} has shape {tuple(tensor.shape)}, vgg19 expects "
-                f"{tuple(expected[key].shape)}"
-            )
-    model.load_state_dict(state)
-    return model
+    return load_torchvision_state(model, source, "vgg19", "classifier.")
 
 
 __all__ = ["SLICE_ENDS", "VGG19_LAYERS", "VGG19Features", "load_vgg19_weights"]
