@@ -96,20 +96,11 @@ def _endless(epoch_batches: Callable[[int], Iterator]) -> Iterator:
 
 
 @contextlib.contextmanager
-def fastpix_pix2pix(root: Path, out: Path, batch: int, s: Setting, device: torch.device):
-    """(step function, row fields) of fastpix's trainer on the pairs under ``root``."""
+def _trainer_steps(trainer, device: torch.device, loader: str, **fields):
+    """(step function, row fields) of a fastpix trainer: one ``train_step`` per call on its
+    own training batches, endlessly; the trainer is closed afterwards."""
     from fastpix._dispatch import choose
-    from fastpix.train.config import Pix2PixConfig
-    from fastpix.train.pix2pix import Pix2PixTrainer
 
-    config = Pix2PixConfig(
-        data=str(root), layout="kaggle", val_split=None, generator="unet_256",
-        generator_options={"ngf": s.width}, discriminator="patchgan",
-        discriminator_options={"ndf": s.width}, direction="AtoB", batch_size=batch, size=SIZE,
-        load_size=LOAD_SIZE, loader="native", workers=s.workers, device=str(device),
-        out=str(out), progress=False, sample_every=0, checkpoint_every=0,
-    )  # fmt: skip
-    trainer = Pix2PixTrainer(config)
     batches = _endless(trainer.train_batches.epoch)
 
     def step() -> None:
@@ -120,13 +111,32 @@ def fastpix_pix2pix(root: Path, out: Path, batch: int, s: Setting, device: torch
         "precision": f"{str(amp).replace('torch.', '')} autocast" if amp else "fp32",
         "channels_last": trainer.runtime.channels_last,
         "impl": choose("norm_act", device.type),
-        "loader": f"native PairLoader ({s.workers} threads)",
+        "loader": loader,
+        **fields,
     }
     try:
         yield step, fields
     finally:
         batches.close()
         trainer.close()
+
+
+@contextlib.contextmanager
+def fastpix_pix2pix(root: Path, out: Path, batch: int, s: Setting, device: torch.device):
+    """(step function, row fields) of fastpix's trainer on the pairs under ``root``."""
+    from fastpix.train.config import Pix2PixConfig
+    from fastpix.train.pix2pix import Pix2PixTrainer
+
+    config = Pix2PixConfig(
+        data=str(root), layout="kaggle", val_split=None, generator="unet_256",
+        generator_options={"ngf": s.width}, discriminator="patchgan",
+        discriminator_options={"ndf": s.width}, direction="AtoB", batch_size=batch, size=SIZE,
+        load_size=LOAD_SIZE, loader="native", workers=s.workers, device=str(device),
+        out=str(out), progress=False, sample_every=0, checkpoint_every=0,
+    )  # fmt: skip
+    loader = f"native PairLoader ({s.workers} threads)"
+    with _trainer_steps(Pix2PixTrainer(config), device, loader) as provided:
+        yield provided
 
 
 @contextlib.contextmanager
@@ -163,7 +173,6 @@ def reference_pix2pix(root: Path, batch: int, s: Setting, device: torch.device):
 @contextlib.contextmanager
 def fastpix_segmentation(root: Path, out: Path, loader: str, device: torch.device, s: Setting):
     """(step function, row fields) of the ``demo`` preset's U-Net trainer."""
-    from fastpix._dispatch import choose
     from fastpix.train.config import get_preset, replace
     from fastpix.train.segmentation import SegmentationTrainer
 
@@ -174,27 +183,13 @@ def fastpix_segmentation(root: Path, out: Path, loader: str, device: torch.devic
     )  # fmt: skip
     if s.segmentation_batch is not None:
         config = replace(config, batch_size=s.segmentation_batch)
-    trainer = SegmentationTrainer(config)
-    batches = _endless(trainer.train_batches.epoch)
-
-    def step() -> None:
-        trainer.train_step(*next(batches))
-
-    amp = trainer.runtime.amp_dtype
-    fields = {
-        "precision": f"{str(amp).replace('torch.', '')} autocast" if amp else "fp32",
-        "channels_last": trainer.runtime.channels_last,
-        "impl": choose("norm_act", device.type),
-        "loader": f"{loader} ({s.workers} {'threads' if loader == 'native' else 'workers'})",
-        "batch": config.batch_size,
-        "width": config.model_options.get("base_channels"),
-        "size": f"{config.size}x{config.size}",
-    }
-    try:
-        yield step, fields
-    finally:
-        batches.close()
-        trainer.close()
+    with _trainer_steps(
+        SegmentationTrainer(config), device,
+        f"{loader} ({s.workers} {'threads' if loader == 'native' else 'workers'})",
+        batch=config.batch_size, width=config.model_options.get("base_channels"),
+        size=f"{config.size}x{config.size}",
+    ) as provided:  # fmt: skip
+        yield provided
 
 
 # ----------------------------------------------------------------------------- measuring
