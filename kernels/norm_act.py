@@ -266,6 +266,26 @@ def _forward_statistics(
     return mean, 1.0 / tl.sqrt(var + eps)
 
 
+@triton.jit
+def _affine_and_seed(
+    weight_ptr, bias_ptr, seed_ptr, c_offs, c_mask,
+    HAS_WEIGHT: tl.constexpr, HAS_BIAS: tl.constexpr, DROPOUT: tl.constexpr,
+    BLOCK_C: tl.constexpr,
+):  # fmt: skip
+    """Per-channel fp32 weight and bias of a block (1 and 0 where the layer has none) and the
+    dropout seed (0 without dropout)."""
+    weight = tl.full([BLOCK_C], 1.0, tl.float32)
+    bias = tl.zeros([BLOCK_C], tl.float32)
+    if HAS_WEIGHT:
+        weight = tl.load(weight_ptr + c_offs, mask=c_mask, other=1.0).to(tl.float32)
+    if HAS_BIAS:
+        bias = tl.load(bias_ptr + c_offs, mask=c_mask, other=0.0).to(tl.float32)
+    seed = 0
+    if DROPOUT:
+        seed = tl.load(seed_ptr)
+    return weight, bias, seed
+
+
 # ----------------------------------------------------------------------------- kernels
 
 
@@ -383,15 +403,9 @@ def _norm_act_fwd_kernel(
         n_begin, n_end, hw_begin, hw_end, momentum, unbias, eps,
         COMPUTE_STATS, UPDATE_RUNNING, BLOCK_C, BLOCK_HW,
     )  # fmt: skip
-    weight = tl.full([BLOCK_C], 1.0, tl.float32)
-    bias = tl.zeros([BLOCK_C], tl.float32)
-    if HAS_WEIGHT:
-        weight = tl.load(weight_ptr + c_offs, mask=c_mask, other=1.0).to(tl.float32)
-    if HAS_BIAS:
-        bias = tl.load(bias_ptr + c_offs, mask=c_mask, other=0.0).to(tl.float32)
-    seed = 0
-    if DROPOUT:
-        seed = tl.load(seed_ptr)
+    weight, bias, seed = _affine_and_seed(
+        weight_ptr, bias_ptr, seed_ptr, c_offs, c_mask, HAS_WEIGHT, HAS_BIAS, DROPOUT, BLOCK_C
+    )
     for n in range(n_begin, n_end):
         for hw_start in range(hw_begin, hw_end, BLOCK_HW):
             hw, mask, offs = _tile(
@@ -448,15 +462,9 @@ def _norm_act_bwd_kernel(
     block_sums = (tl.program_id(1) * tl.num_programs(2) + tl.program_id(2)) * C + c_offs
     mean = tl.load(mean_ptr + stats, mask=c_mask, other=0.0)
     rstd = 1.0 / tl.sqrt(tl.load(var_ptr + stats, mask=c_mask, other=1.0) + eps)
-    weight = tl.full([BLOCK_C], 1.0, tl.float32)
-    bias = tl.zeros([BLOCK_C], tl.float32)
-    if HAS_WEIGHT:
-        weight = tl.load(weight_ptr + c_offs, mask=c_mask, other=1.0).to(tl.float32)
-    if HAS_BIAS:
-        bias = tl.load(bias_ptr + c_offs, mask=c_mask, other=0.0).to(tl.float32)
-    seed = 0
-    if DROPOUT:
-        seed = tl.load(seed_ptr)
+    weight, bias, seed = _affine_and_seed(
+        weight_ptr, bias_ptr, seed_ptr, c_offs, c_mask, HAS_WEIGHT, HAS_BIAS, DROPOUT, BLOCK_C
+    )
 
     # Batch statistics: dx needs the group sums, so they come first, in their own loop.
     mean_dz = tl.zeros([BLOCK_C], tl.float32)
