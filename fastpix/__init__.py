@@ -6,9 +6,7 @@ Triton kernels for the memory-bound steps, a native pair decoder and TensorRT de
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from fastpix._lazy import lazy_getattr
 from fastpix._version import __version__
 
 # Loaded on first use, so that `fastpix --help` and `import fastpix.cli` do not import torch.
@@ -20,14 +18,4 @@ _LAZY = {
 
 __all__ = ["__version__", "class_to_color", "get_label_set", "palette_to_class"]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'fastpix' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__ = lazy_getattr(__name__, _LAZY)

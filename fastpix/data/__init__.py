@@ -5,8 +5,7 @@ Importing this package is cheap; the submodules load on first use of their names
 
 from __future__ import annotations
 
-import importlib
-
+from fastpix._lazy import lazy_getattr
 from fastpix.data.layouts import LAYOUTS, LayoutError, PairFiles, list_pairs
 
 # public name -> submodule that defines it, imported on first access
@@ -23,10 +22,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'fastpix.data' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = ["LAYOUTS", "LayoutError", "PairFiles", "list_pairs", *_LAZY]

@@ -12,7 +12,7 @@ package is cheap (``fastpix --help`` imports the CLI); the submodules load on fi
 
 from __future__ import annotations
 
-import importlib
+from fastpix._lazy import lazy_getattr
 
 # public name -> submodule that defines it, imported on first access
 _LAZY = {
@@ -28,10 +28,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'fastpix.pipeline' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = list(_LAZY)

@@ -14,10 +14,10 @@ Under ``torchrun`` every process calls the same function; rank 0 logs and writes
 
 from __future__ import annotations
 
-import importlib
 import os
 from typing import Any
 
+from fastpix._lazy import lazy_getattr
 from fastpix.train.config import (
     PRESETS,
     Pix2PixConfig,
@@ -36,10 +36,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'fastpix.train' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 def trainer_class(task_or_config: str | TrainConfig):
