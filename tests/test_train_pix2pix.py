@@ -74,8 +74,11 @@ def test_one_step_matches_the_reference_step(data, tmp_path):
 
     # pix2pix_model.py, written out: D step on (fake, real) halved, then G step with D frozen.
     bce, l1 = nn.BCEWithLogitsLoss(), nn.L1Loss()
-    opt_g = torch.optim.Adam(G.parameters(), lr=1e-3, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(D.parameters(), lr=1e-3, betas=(0.5, 0.999))
+    # The same Adam implementation as the trainer's (fused where available): this test is
+    # about the order of the step; test_engine checks fused against the default Adam.
+    fused = trainer.optimizers["G"].defaults.get("fused")
+    opt_g = torch.optim.Adam(G.parameters(), lr=1e-3, betas=(0.5, 0.999), fused=fused)
+    opt_d = torch.optim.Adam(D.parameters(), lr=1e-3, betas=(0.5, 0.999), fused=fused)
     fake_b = G(real_a)
     pred_fake = D(torch.cat([real_a, fake_b.detach()], 1))
     pred_real = D(torch.cat([real_a, real_b], 1))

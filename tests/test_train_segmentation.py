@@ -3,6 +3,7 @@ CLI. Tiny U-Nets on a handful of 32×32 synthetic scenes."""
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 
@@ -16,7 +17,7 @@ from fastpix.checkpoint import load_checkpoint
 from fastpix.cli import main as cli_main
 from fastpix.data import write_synthetic
 from fastpix.train.config import Pix2PixConfig, SegmentationConfig, get_preset
-from fastpix.train.engine import NonFiniteLossError, lr_factor
+from fastpix.train.engine import NonFiniteLossError, adam, lr_factor
 from fastpix.train.evaluate import evaluate_checkpoint
 from fastpix.train.losses import gan_loss, segmentation_loss
 from fastpix.train.segmentation import SegmentationTrainer
@@ -140,6 +141,28 @@ def test_lr_policies_match_the_references():
     cosine = lr_factor(SegmentationConfig(lr_policy="cosine", warmup_steps=4), 10, 104)
     assert [cosine(s) for s in (0, 3)] == [0.25, 1.0]
     assert cosine(54) == pytest.approx(0.5) and cosine(104) == pytest.approx(0.0)
+
+
+def test_adam_is_fused_where_torch_has_it_and_follows_the_default_adam():
+    torch.manual_seed(0)
+    nets = [
+        torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), torch.nn.Conv2d(8, 2, 1))
+    ]
+    nets.append(copy.deepcopy(nets[0]))
+    fused = adam(nets[0].parameters(), 1e-2, (0.5, 0.999), weight_decay=1e-3)
+    default = torch.optim.Adam(nets[1].parameters(), 1e-2, (0.5, 0.999), weight_decay=1e-3,
+                               foreach=False)  # fmt: skip
+    version = tuple(int(v) for v in torch.__version__.split(".")[:2])
+    assert fused.defaults["fused"] is (True if version >= (2, 4) else None)
+    for _ in range(5):
+        x = torch.randn(4, 3, 9, 9)
+        for net, optimizer in zip(nets, (fused, default)):
+            optimizer.zero_grad()
+            net(x).square().mean().backward()
+            optimizer.step()
+    for a, b in zip(nets[0].parameters(), nets[1].parameters()):
+        torch.testing.assert_close(a, b)
+    default.load_state_dict(fused.state_dict())  # checkpoints move between the two
 
 
 class _PoisonedBatches:
