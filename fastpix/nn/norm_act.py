@@ -40,16 +40,18 @@ def check_activation(activation: str | None) -> str | None:
 
 
 def activation_reference(
-    x: torch.Tensor, activation: str | None, negative_slope: float = 0.2
+    x: torch.Tensor, activation: str | None, negative_slope: float = 0.2, inplace: bool = False
 ) -> torch.Tensor:
+    """The activation with torch ops; ``inplace`` overwrites ``x`` (only for a tensor that
+    nothing else reads: the three activations' backward passes use their output)."""
     if activation is None:
         return x
     if activation == "relu":
-        return F.relu(x)
+        return F.relu(x, inplace=inplace)
     if activation == "leaky_relu":
-        return F.leaky_relu(x, negative_slope)
+        return F.leaky_relu(x, negative_slope, inplace=inplace)
     if activation == "tanh":
-        return torch.tanh(x)
+        return x.tanh_() if inplace else torch.tanh(x)
     raise ValueError(f"unknown activation {activation!r}")
 
 
@@ -82,7 +84,8 @@ def norm_act_reference(
         y = F.batch_norm(x, running_mean, running_var, weight, bias, use_batch_stats, momentum, eps)
     else:
         raise ValueError(f"kind must be 'instance' or 'batch', got {kind!r}")
-    y = activation_reference(y, activation, negative_slope)
+    # y is the normalization's own fresh output (its backward reads x, not y).
+    y = activation_reference(y, activation, negative_slope, inplace=True)
     if dropout > 0.0:
         y = F.dropout(y, dropout, training)
     return y
