@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "cpu/decode_image.h"
+#include "cpu/vectorize.h"
 
 namespace fastpix {
 namespace {
@@ -69,6 +70,7 @@ namespace {
 void load_axis(int in_size, int out_size, Filter filter, ResampleAxis& axis) {
   if (axis.in_size != in_size || axis.out_size != out_size || axis.weights.empty()) {
     compute_resample_axis(in_size, out_size, filter, axis);
+    pad_to_uniform_taps(axis);
   }
 }
 
@@ -97,21 +99,88 @@ View load_source(const Source& source, int index, const DecodeOptions& options,
   }
 }
 
-// Horizontal pass: resized columns first_col .. first_col + count - 1 of one RGB row, whose first
-// byte is source column `offset`, into out[3 * count].
-inline void filter_columns(const uint8_t* row, int offset, const ResampleAxis& axis,
-                           int first_col, int count, uint8_t* out) {
-  // Raw pointers: the uint8 stores below could alias the vectors' own pointers otherwise.
+// One RGB pixel's three sums in the first lanes of a 4-lane vector (GCC/Clang vector
+// extensions: SSE/AVX on x86-64, NEON on aarch64).
+typedef int32_t Lanes __attribute__((vector_size(16)));
+
+// The K-tap sums of the pixel whose taps start at p. Each tap loads 4 bytes (the 4th lane is
+// ignored) except, at the end of a row, the last one.
+template <int K, bool kAtRowEnd>
+FASTPIX_ALWAYS_INLINE Lanes pixel_sums(const uint8_t* p, const int32_t* w) {
+  int32_t acc[4] = {kRoundingBias, kRoundingBias, kRoundingBias, kRoundingBias};
+  for (int t = 0; t < K; ++t) {
+    const int lanes = kAtRowEnd && t == K - 1 ? 3 : 4;
+    for (int c = 0; c < lanes; ++c) acc[c] += p[3 * t + c] * w[t];
+  }
+  Lanes sum;
+  std::memcpy(&sum, acc, sizeof(sum));
+  return sum;
+}
+
+// clip8 of the lanes, packed into the low bytes of a word (lane 0 first in memory).
+FASTPIX_ALWAYS_INLINE uint32_t clip8_lanes(Lanes sum) {
+  typedef uint8_t Bytes __attribute__((vector_size(16)));
+  Lanes v = sum >> kPrecisionBits;
+  v = v < 0 ? 0 : v;
+  v = v > 255 ? 255 : v;
+  // Each lane's low byte (little-endian; big-endian hosts read lanes' last bytes).
+  constexpr int low = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? 0 : 3;
+  const Bytes bytes = (Bytes)v;
+#if defined(__clang__)
+  const Bytes packed = __builtin_shufflevector(bytes, bytes, low, 4 + low, 8 + low, 12 + low, 0,
+                                               0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+#else
+  const Bytes packed = __builtin_shuffle(
+      bytes, Bytes{low, 4 + low, 8 + low, 12 + low, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0});
+#endif
+  uint32_t word;
+  std::memcpy(&word, &packed, sizeof(word));
+  return word;
+}
+
+// Horizontal pass, `K` taps per output (pad_to_uniform_taps): resized columns first_col ..
+// first_col + count - 1 of one RGB row of `row_pixels` pixels, whose first pixel is source
+// column `offset`, into out[3 * count].
+template <int K>
+FASTPIX_ALWAYS_INLINE void filter_columns_fixed(const uint8_t* row, int row_pixels, int offset,
+                                                const ResampleAxis& axis, int first_col,
+                                                int count, uint8_t* __restrict out) {
   const int* first = axis.first.data();
-  const int* taps_used = axis.count.data();
   const int32_t* weights = axis.weights.data();
   const int taps = axis.taps;
+  for (int x = 0; x < count; ++x) {
+    const int col = first_col + x;
+    const int start = first[col] - offset;
+    const uint8_t* p = row + 3 * start;
+    const int32_t* w = weights + size_t(col) * taps;
+    const uint32_t pixel = clip8_lanes(start + K < row_pixels ? pixel_sums<K, false>(p, w)
+                                                               : pixel_sums<K, true>(p, w));
+    // 4 bytes (the next pixel overwrites the 4th) except for the last pixel.
+    std::memcpy(out + 3 * x, &pixel, x + 1 < count ? 4 : 3);
+  }
+}
+
+FASTPIX_VECTOR_CLONES
+void filter_columns(const uint8_t* row, int row_pixels, int offset, const ResampleAxis& axis,
+                    int first_col, int count, uint8_t* __restrict out) {
+  switch (axis.count[0]) {
+    case 1: return filter_columns_fixed<1>(row, row_pixels, offset, axis, first_col, count, out);
+    case 2: return filter_columns_fixed<2>(row, row_pixels, offset, axis, first_col, count, out);
+    case 3: return filter_columns_fixed<3>(row, row_pixels, offset, axis, first_col, count, out);
+    case 4: return filter_columns_fixed<4>(row, row_pixels, offset, axis, first_col, count, out);
+    case 5: return filter_columns_fixed<5>(row, row_pixels, offset, axis, first_col, count, out);
+    case 6: return filter_columns_fixed<6>(row, row_pixels, offset, axis, first_col, count, out);
+  }
+  const int* first = axis.first.data();
+  const int32_t* weights = axis.weights.data();
+  const int taps = axis.taps;
+  const int n = axis.count[0];
   for (int x = 0; x < count; ++x) {
     const int col = first_col + x;
     const int32_t* w = weights + size_t(col) * taps;
     const uint8_t* p = row + 3 * (first[col] - offset);
     int32_t s0 = kRoundingBias, s1 = kRoundingBias, s2 = kRoundingBias;
-    for (int t = 0, n = taps_used[col]; t < n; ++t, p += 3) {
+    for (int t = 0; t < n; ++t, p += 3) {
       s0 += p[0] * w[t];
       s1 += p[1] * w[t];
       s2 += p[2] * w[t];
@@ -122,12 +191,39 @@ inline void filter_columns(const uint8_t* row, int offset, const ResampleAxis& a
   }
 }
 
+// Vertical pass, `K` taps: len bytes of one output row from the K rows at `in`, `stride`
+// apart, weighted by w[K].
+template <int K>
+FASTPIX_ALWAYS_INLINE void filter_row_fixed(const uint8_t* in, size_t stride, const int32_t* w,
+                                            size_t len, uint8_t* __restrict out) {
+  const uint8_t* rows[K];
+  int32_t wt[K];
+  for (int t = 0; t < K; ++t) {
+    rows[t] = in + size_t(t) * stride;
+    wt[t] = w[t];
+  }
+  for (size_t j = 0; j < len; ++j) {
+    int32_t sum = kRoundingBias;
+    for (int t = 0; t < K; ++t) sum += rows[t][j] * wt[t];
+    out[j] = clip8(sum);
+  }
+}
+
 // Vertical pass: resized row `index` over `len` bytes of rows that start at `base`, `stride`
-// apart, the first being source row `offset`.
-inline void filter_row(const uint8_t* base, size_t stride, int offset, const ResampleAxis& axis,
-                       int index, size_t len, int32_t* sums, uint8_t* out) {
+// apart, the first being source row `offset`. `sums` holds len values (the long-filter path).
+FASTPIX_VECTOR_CLONES
+void filter_row(const uint8_t* base, size_t stride, int offset, const ResampleAxis& axis,
+                int index, size_t len, int32_t* __restrict sums, uint8_t* __restrict out) {
   const int32_t* w = axis.weights.data() + size_t(index) * axis.taps;
   const uint8_t* in = base + size_t(axis.first[index] - offset) * stride;
+  switch (axis.count[index]) {
+    case 1: return filter_row_fixed<1>(in, stride, w, len, out);
+    case 2: return filter_row_fixed<2>(in, stride, w, len, out);
+    case 3: return filter_row_fixed<3>(in, stride, w, len, out);
+    case 4: return filter_row_fixed<4>(in, stride, w, len, out);
+    case 5: return filter_row_fixed<5>(in, stride, w, len, out);
+    case 6: return filter_row_fixed<6>(in, stride, w, len, out);
+  }
   for (size_t j = 0; j < len; ++j) sums[j] = kRoundingBias;
   for (int t = 0, n = axis.count[index]; t < n; ++t, in += stride) {
     const int32_t wt = w[t];
@@ -179,7 +275,7 @@ void write_image(const View& src, const PairConfig& config, const Window& win, c
     for (int y = 0; y < win.height; ++y) {
       filter_row(src.data + size_t(col_first) * 3, src.stride, 0, s.vertical, win.top + y, span,
                  s.sums.data(), s.rows.data());
-      filter_columns(s.rows.data(), col_first, s.horizontal, win.left, win.width, s.line.data());
+      filter_columns(s.rows.data(), col_end - col_first, col_first, s.horizontal, win.left, win.width, s.line.data());
       write_row(s.line.data(), y, win, lut, out);
     }
     return;
@@ -200,7 +296,7 @@ void write_image(const View& src, const PairConfig& config, const Window& win, c
     }
     s.rows.resize(size_t(row_end - rows_first) * row_len);
     for (int r = rows_first; r < row_end; ++r) {
-      filter_columns(src.row(r), 0, s.horizontal, win.left, win.width,
+      filter_columns(src.row(r), src.width, 0, s.horizontal, win.left, win.width,
                      s.rows.data() + size_t(r - rows_first) * row_len);
     }
     rows = s.rows.data();

@@ -1,0 +1,25 @@
+// Helpers for the hot loops, which are plain C++ left for the compiler to vectorize.
+//
+// x86-64's portable baseline is SSE2, which has no 32-bit integer multiply, so the fixed-point
+// resampling sums vectorize poorly there. FASTPIX_VECTOR_CLONES asks GCC/Clang for a second,
+// AVX2 build of a function, picked once at load time by the CPU it runs on (glibc ifunc); any
+// x86-64 CPU still gets the baseline copy. Elsewhere (aarch64: NEON multiplies 32-bit lanes) it
+// expands to nothing. The results are the same integers either way.
+#pragma once
+
+#include <cstdint>  // defines __GLIBC__ on glibc systems
+
+// -DFASTPIX_NO_VECTOR_CLONES builds the baseline copy only (to test it on an AVX2 machine).
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute) && \
+    !defined(FASTPIX_NO_VECTOR_CLONES)
+#if __has_attribute(target_clones)
+#define FASTPIX_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#endif
+#endif
+#ifndef FASTPIX_VECTOR_CLONES
+#define FASTPIX_VECTOR_CLONES
+#endif
+
+// Forces a helper template into its (possibly cloned) caller, so each clone vectorizes it for
+// its own instruction set.
+#define FASTPIX_ALWAYS_INLINE inline __attribute__((always_inline))
