@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "cpu/decode_image.h"
+#include "cpu/stream_store.h"
 #include "cpu/vectorize.h"
 
 namespace fastpix {
@@ -46,6 +47,7 @@ struct ResampleScratch {
   std::vector<uint8_t> rows;  // the first pass's output (only what the crop window needs)
   std::vector<int32_t> sums;  // one row of vertical sums
   std::vector<uint8_t> line;  // one output row of the vertical pass
+  std::vector<uint8_t> staged;  // one normalized output row per plane, before stream_copy
 };
 
 // Scratch of the nearest-neighbour mask resize.
@@ -53,6 +55,7 @@ struct NearestScratch {
   std::vector<int> columns;  // source column of each resized column
   std::vector<int> rows;     // source row of each resized row
   std::vector<int> offsets;  // byte offset of the source pixel each output column shows
+  std::vector<uint8_t> staged;  // one output row of class ids, before stream_copy
 };
 
 }  // namespace
@@ -234,18 +237,22 @@ void filter_row(const uint8_t* base, size_t stride, int offset, const ResampleAx
 
 // Writes one RGB row of the crop window (columns in source order) as output row y of the three
 // planes out[3][H][W], each value mapped through lut[3][256], mirrored when the window flips.
+// `staged` holds 3 × W elements.
 template <typename T>
-void write_row(const uint8_t* row, int y, const Window& win, const T* lut, T* out) {
+void write_row(const uint8_t* row, int y, const Window& win, const T* lut, T* staged, T* out) {
   const size_t plane = size_t(win.height) * win.width;
-  T* r = out + size_t(y) * win.width;
-  T* g = r + plane;
-  T* b = g + plane;
   const int w = win.width;
+  T* r = staged;
+  T* g = r + w;
+  T* b = g + w;
   for (int x = 0; x < w; ++x) {
     const uint8_t* px = row + 3 * (win.flip ? w - 1 - x : x);
     r[x] = lut[px[0]];
     g[x] = lut[256 + px[1]];
     b[x] = lut[512 + px[2]];
+  }
+  for (int c = 0; c < 3; ++c) {
+    stream_copy(out + c * plane + size_t(y) * w, staged + c * w, sizeof(T) * w);
   }
 }
 
@@ -261,6 +268,8 @@ void write_image(const View& src, const PairConfig& config, const Window& win, c
   if (resize_y) load_axis(src.height, config.load_height, config.filter, s.vertical);
   const size_t row_len = size_t(win.width) * 3;
   s.line.resize(row_len);
+  s.staged.resize(row_len * sizeof(T));
+  T* staged = reinterpret_cast<T*>(s.staged.data());
 
   if (resize_x && pillow_vertical_first(src.width, src.height, config.load_width,
                                         config.load_height)) {
@@ -275,8 +284,9 @@ void write_image(const View& src, const PairConfig& config, const Window& win, c
     for (int y = 0; y < win.height; ++y) {
       filter_row(src.data + size_t(col_first) * 3, src.stride, 0, s.vertical, win.top + y, span,
                  s.sums.data(), s.rows.data());
-      filter_columns(s.rows.data(), col_end - col_first, col_first, s.horizontal, win.left, win.width, s.line.data());
-      write_row(s.line.data(), y, win, lut, out);
+      filter_columns(s.rows.data(), col_end - col_first, col_first, s.horizontal, win.left,
+                     win.width, s.line.data());
+      write_row(s.line.data(), y, win, lut, staged, out);
     }
     return;
   }
@@ -311,7 +321,7 @@ void write_image(const View& src, const PairConfig& config, const Window& win, c
                  s.line.data());
       row = s.line.data();
     }
-    write_row(row, y, win, lut, out);
+    write_row(row, y, win, lut, staged, out);
   }
 }
 
@@ -325,10 +335,15 @@ void write_classes(const View& src, const PairConfig& config, const Window& win,
   s.offsets.resize(win.width);
   for (int x = 0; x < win.width; ++x) s.offsets[x] = s.columns[win.column(x)] * src.channels;
   const int* offsets = s.offsets.data();
+  s.staged.resize(sizeof(C) * win.width);
+  C* o = reinterpret_cast<C*>(s.staged.data());
   for (int y = 0; y < win.height; ++y) {
-    const uint8_t* in = src.row(s.rows[win.top + y]);
-    C* o = out + size_t(y) * win.width;
-    for (int x = 0; x < win.width; ++x) o[x] = C(classify(in + offsets[x]));
+    // An upscaled mask repeats source rows: the staged row is then already this one.
+    if (y == 0 || s.rows[win.top + y] != s.rows[win.top + y - 1]) {
+      const uint8_t* in = src.row(s.rows[win.top + y]);
+      for (int x = 0; x < win.width; ++x) o[x] = C(classify(in + offsets[x]));
+    }
+    stream_copy(out + size_t(y) * win.width, o, sizeof(C) * win.width);
   }
 }
 
@@ -436,12 +451,14 @@ void PairDecoder::decode_pair(const PairJob& job, Scratch& s, uint8_t* photo_out
       write_image(target, cfg, win, lut, reinterpret_cast<uint16_t*>(target_out), s.resample);
     }
   }
-  if (cfg.target == TargetKind::kImage) return;
-  if (cfg.class_elem_size == 1) {
-    write_target_classes<uint8_t>(target, cfg, win, palette_.get(), target_out, s.nearest);
-  } else {
-    write_target_classes<int64_t>(target, cfg, win, palette_.get(), target_out, s.nearest);
+  if (cfg.target != TargetKind::kImage) {
+    if (cfg.class_elem_size == 1) {
+      write_target_classes<uint8_t>(target, cfg, win, palette_.get(), target_out, s.nearest);
+    } else {
+      write_target_classes<int64_t>(target, cfg, win, palette_.get(), target_out, s.nearest);
+    }
   }
+  stream_fence();
 }
 
 std::vector<PairError> PairDecoder::decode(const std::vector<PairJob>& jobs, void* photo_out,
