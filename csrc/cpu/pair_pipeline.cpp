@@ -143,8 +143,8 @@ FASTPIX_ALWAYS_INLINE uint32_t clip8_lanes(Lanes sum) {
 
 // Horizontal pass, `K` taps per output (pad_to_uniform_taps): resized columns first_col ..
 // first_col + count - 1 of one RGB row of `row_pixels` pixels, whose first pixel is source
-// column `offset`, into out[3 * count].
-template <int K>
+// column `offset`, into out[3 * count]. kLanes: one pixel's sums in a vector (else scalars).
+template <int K, bool kLanes>
 FASTPIX_ALWAYS_INLINE void filter_columns_fixed(const uint8_t* row, int row_pixels, int offset,
                                                 const ResampleAxis& axis, int first_col,
                                                 int count, uint8_t* __restrict out) {
@@ -156,23 +156,41 @@ FASTPIX_ALWAYS_INLINE void filter_columns_fixed(const uint8_t* row, int row_pixe
     const int start = first[col] - offset;
     const uint8_t* p = row + 3 * start;
     const int32_t* w = weights + size_t(col) * taps;
-    const uint32_t pixel = clip8_lanes(start + K < row_pixels ? pixel_sums<K, false>(p, w)
-                                                               : pixel_sums<K, true>(p, w));
-    // 4 bytes (the next pixel overwrites the 4th) except for the last pixel.
-    std::memcpy(out + 3 * x, &pixel, x + 1 < count ? 4 : 3);
+    if (kLanes) {
+      const uint32_t pixel = clip8_lanes(start + K < row_pixels ? pixel_sums<K, false>(p, w)
+                                                                : pixel_sums<K, true>(p, w));
+      // 4 bytes (the next pixel overwrites the 4th) except for the last pixel.
+      std::memcpy(out + 3 * x, &pixel, x + 1 < count ? 4 : 3);
+    } else {
+      int32_t s0 = kRoundingBias, s1 = kRoundingBias, s2 = kRoundingBias;
+      for (int t = 0; t < K; ++t) {
+        s0 += p[3 * t + 0] * w[t];
+        s1 += p[3 * t + 1] * w[t];
+        s2 += p[3 * t + 2] * w[t];
+      }
+      out[3 * x + 0] = clip8(s0);
+      out[3 * x + 1] = clip8(s1);
+      out[3 * x + 2] = clip8(s2);
+    }
   }
 }
 
-FASTPIX_VECTOR_CLONES
-void filter_columns(const uint8_t* row, int row_pixels, int offset, const ResampleAxis& axis,
-                    int first_col, int count, uint8_t* __restrict out) {
+template <bool kLanes>
+FASTPIX_ALWAYS_INLINE void filter_columns_any(const uint8_t* row, int row_pixels, int offset,
+                                              const ResampleAxis& axis, int first_col, int count,
+                                              uint8_t* __restrict out) {
   switch (axis.count[0]) {
-    case 1: return filter_columns_fixed<1>(row, row_pixels, offset, axis, first_col, count, out);
-    case 2: return filter_columns_fixed<2>(row, row_pixels, offset, axis, first_col, count, out);
-    case 3: return filter_columns_fixed<3>(row, row_pixels, offset, axis, first_col, count, out);
-    case 4: return filter_columns_fixed<4>(row, row_pixels, offset, axis, first_col, count, out);
-    case 5: return filter_columns_fixed<5>(row, row_pixels, offset, axis, first_col, count, out);
-    case 6: return filter_columns_fixed<6>(row, row_pixels, offset, axis, first_col, count, out);
+#define FASTPIX_TAPS_CASE(K)                                                                 \
+  case K:                                                                                    \
+    return filter_columns_fixed<K, kLanes>(row, row_pixels, offset, axis, first_col, count, \
+                                           out);
+    FASTPIX_TAPS_CASE(1)
+    FASTPIX_TAPS_CASE(2)
+    FASTPIX_TAPS_CASE(3)
+    FASTPIX_TAPS_CASE(4)
+    FASTPIX_TAPS_CASE(5)
+    FASTPIX_TAPS_CASE(6)
+#undef FASTPIX_TAPS_CASE
   }
   const int* first = axis.first.data();
   const int32_t* weights = axis.weights.data();
@@ -192,6 +210,21 @@ void filter_columns(const uint8_t* row, int row_pixels, int offset, const Resamp
     out[3 * x + 1] = clip8(s1);
     out[3 * x + 2] = clip8(s2);
   }
+}
+
+// The pixel-vector kernel where 32-bit lanes are fast (AVX2, NEON), scalars on baseline x86-64.
+#ifdef FASTPIX_VERSION_AVX2
+FASTPIX_VERSION_AVX2
+void filter_columns(const uint8_t* row, int row_pixels, int offset, const ResampleAxis& axis,
+                    int first_col, int count, uint8_t* __restrict out) {
+  filter_columns_any<true>(row, row_pixels, offset, axis, first_col, count, out);
+}
+
+FASTPIX_VERSION_DEFAULT
+#endif
+void filter_columns(const uint8_t* row, int row_pixels, int offset, const ResampleAxis& axis,
+                    int first_col, int count, uint8_t* __restrict out) {
+  filter_columns_any<kFastLanes>(row, row_pixels, offset, axis, first_col, count, out);
 }
 
 // Vertical pass, `K` taps: len bytes of one output row from the K rows at `in`, `stride`

@@ -14,10 +14,21 @@
     !defined(FASTPIX_NO_VECTOR_CLONES)
 #if __has_attribute(target_clones)
 #define FASTPIX_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+// For a function with two bodies: one for AVX2 CPUs, one for the rest (C++ multiversioning).
+#define FASTPIX_VERSION_AVX2 __attribute__((target("avx2")))
+#define FASTPIX_VERSION_DEFAULT __attribute__((target("default")))
 #endif
 #endif
 #ifndef FASTPIX_VECTOR_CLONES
 #define FASTPIX_VECTOR_CLONES
+#endif
+
+// Whether 4-lane 32-bit vector code (multiply, min/max, byte shuffles) is fast in a build with
+// no multiversioning: not on plain x86-64 (SSE2 emulates those), yes on aarch64 (NEON).
+#if defined(__x86_64__) && !defined(__SSE4_1__)
+constexpr bool kFastLanes = false;
+#else
+constexpr bool kFastLanes = true;
 #endif
 
 // Forces a helper template into its (possibly cloned) caller, so each clone vectorizes it for
