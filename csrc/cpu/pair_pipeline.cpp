@@ -385,8 +385,17 @@ void write_target_classes(const View& src, const PairConfig& config, const Windo
                           const PaletteTable* palette, uint8_t* out, NearestScratch& s) {
   C* typed = reinterpret_cast<C*>(out);
   if (config.target == TargetKind::kClassesFromColors) {
-    write_classes(src, config, win, typed, s,
-                  [palette](const uint8_t* p) { return palette->classify(p[0], p[1], p[2]); });
+    // Masks are mostly runs of one colour: classify a colour again only when it changes.
+    uint32_t last_color = ~0u;
+    uint8_t last_class = 0;
+    write_classes(src, config, win, typed, s, [&](const uint8_t* p) {
+      const uint32_t color = (uint32_t(p[0]) << 16) | (uint32_t(p[1]) << 8) | p[2];
+      if (color != last_color) {
+        last_color = color;
+        last_class = palette->classify(p[0], p[1], p[2]);
+      }
+      return last_class;
+    });
   } else {
     const uint8_t* lut = config.id_lut.data();
     write_classes(src, config, win, typed, s, [lut](const uint8_t* p) { return lut[*p]; });
