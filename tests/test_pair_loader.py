@@ -231,6 +231,57 @@ def test_resize_crop_flip_match_pillow_bit_for_bit(resample):
         np.testing.assert_array_equal(got_index[0], expected_index)
 
 
+def _mask_colours_to_test(rng) -> np.ndarray:
+    """256×256 colours: uniform random ones, mask colours plus JPEG-like noise, and every colour
+    of the 8×8×8 cells around the midpoints between pairs of mask colours (where the decoder's
+    per-cell shortcut must defer to the exact rule)."""
+    noisy = MASK_COLORS[rng.integers(0, len(MASK_COLORS), 4096 * 6)] + rng.integers(
+        -12, 13, (4096 * 6, 3)
+    )
+    pairs = rng.integers(0, len(MASK_COLORS), (32, 2))
+    corners = ((MASK_COLORS[pairs[:, 0]].astype(int) + MASK_COLORS[pairs[:, 1]]) // 2) & ~7
+    cube = np.stack(np.meshgrid(*[np.arange(8)] * 3, indexing="ij"), -1).reshape(-1, 3)
+    cells = (corners[:, None, :] + cube[None]).reshape(-1, 3)
+    uniform = rng.integers(0, 256, (65536 - len(noisy) - len(cells), 3))
+    colours = np.concatenate([noisy, cells, uniform]).clip(0, 255).astype(np.uint8)
+    return colours.reshape(256, 256, 3)
+
+
+def _nearest_mask_colour_classes(colours: np.ndarray, max_distance: float | None) -> np.ndarray:
+    """Brute force over the mask colours (the rule of palette_to_class): nearest by squared
+    distance, lowest index on ties, ignore_index beyond max_distance; then mask_lut."""
+    diff = colours.reshape(-1, 1, 3).astype(np.int32) - MASK_COLORS[None].astype(np.int32)
+    distance = (diff**2).sum(-1)
+    index = distance.argmin(1)  # first minimum: the lowest index
+    if max_distance is not None:
+        beyond = distance.min(1).astype(np.float32) > np.float32(max_distance**2)
+        index = np.where(beyond, TRAINID.ignore_index, index)
+    return TRAINID.mask_lut.numpy()[index].reshape(colours.shape[:-1])
+
+
+@needs_native
+@pytest.mark.parametrize("max_distance", [None, 20.0])
+def test_mask_colours_classify_like_the_reference(max_distance):
+    """The native colour → class table (cached per 8×8×8 cell, exact per colour where a cell
+    is mixed) against a brute-force nearest-colour search over 65536 chosen colours."""
+    mask = _mask_colours_to_test(np.random.default_rng(3))
+    pair = np.ascontiguousarray(np.concatenate([np.zeros_like(mask), mask], axis=1))
+    limit = -1.0 if max_distance is None else float(np.float32(max_distance**2))
+    decoder = native_module().PairDecoder(
+        side_by_side=True, target="colors", filter="bicubic", load_size=(256, 256),
+        require_load_size=True, out_size=(256, 256), photo_lut=np.zeros((3, 256), np.float32),
+        class_itemsize=1, palette=MASK_COLORS, mask_lut=TRAINID.mask_lut.numpy(),
+        ignore_index=TRAINID.ignore_index, max_distance_sq=limit, id_lut=TRAINID.id_lut,
+        max_pixels=0, jpeg_draft=False, num_threads=1,
+    )  # fmt: skip
+    expected = _nearest_mask_colour_classes(mask, max_distance)
+    photo = np.empty((1, 3, 256, 256), np.float32)
+    classes = np.empty((1, 256, 256), np.uint8)
+    for _ in range(2):  # first fills the tables, then reads them
+        assert decoder.decode([pair], None, [0], [0], [False], photo, classes) == []
+        np.testing.assert_array_equal(classes[0], expected)
+
+
 @needs_native
 def test_deterministic_across_threads_prefetch_and_epochs(tmp_path):
     write_side_by_side(tmp_path, n=7)

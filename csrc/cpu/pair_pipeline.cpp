@@ -7,6 +7,8 @@
 #include <utility>
 
 #include "cpu/decode_image.h"
+#include "cpu/stream_store.h"
+#include "cpu/vectorize.h"
 
 namespace fastpix {
 namespace {
@@ -45,6 +47,7 @@ struct ResampleScratch {
   std::vector<uint8_t> rows;  // the first pass's output (only what the crop window needs)
   std::vector<int32_t> sums;  // one row of vertical sums
   std::vector<uint8_t> line;  // one output row of the vertical pass
+  std::vector<uint8_t> staged;  // one normalized output row per plane, before stream_copy
 };
 
 // Scratch of the nearest-neighbour mask resize.
@@ -52,6 +55,7 @@ struct NearestScratch {
   std::vector<int> columns;  // source column of each resized column
   std::vector<int> rows;     // source row of each resized row
   std::vector<int> offsets;  // byte offset of the source pixel each output column shows
+  std::vector<uint8_t> staged;  // one output row of class ids, before stream_copy
 };
 
 }  // namespace
@@ -69,6 +73,7 @@ namespace {
 void load_axis(int in_size, int out_size, Filter filter, ResampleAxis& axis) {
   if (axis.in_size != in_size || axis.out_size != out_size || axis.weights.empty()) {
     compute_resample_axis(in_size, out_size, filter, axis);
+    pad_to_uniform_taps(axis);
   }
 }
 
@@ -97,21 +102,106 @@ View load_source(const Source& source, int index, const DecodeOptions& options,
   }
 }
 
-// Horizontal pass: resized columns first_col .. first_col + count - 1 of one RGB row, whose first
-// byte is source column `offset`, into out[3 * count].
-inline void filter_columns(const uint8_t* row, int offset, const ResampleAxis& axis,
-                           int first_col, int count, uint8_t* out) {
-  // Raw pointers: the uint8 stores below could alias the vectors' own pointers otherwise.
+// One RGB pixel's three sums in the first lanes of a 4-lane vector (GCC/Clang vector
+// extensions: SSE/AVX on x86-64, NEON on aarch64).
+typedef int32_t Lanes __attribute__((vector_size(16)));
+
+// The K-tap sums of the pixel whose taps start at p. Each tap loads 4 bytes (the 4th lane is
+// ignored) except, at the end of a row, the last one.
+template <int K, bool kAtRowEnd>
+FASTPIX_ALWAYS_INLINE Lanes pixel_sums(const uint8_t* p, const int32_t* w) {
+  int32_t acc[4] = {kRoundingBias, kRoundingBias, kRoundingBias, kRoundingBias};
+  for (int t = 0; t < K; ++t) {
+    const int lanes = kAtRowEnd && t == K - 1 ? 3 : 4;
+    for (int c = 0; c < lanes; ++c) acc[c] += p[3 * t + c] * w[t];
+  }
+  Lanes sum;
+  std::memcpy(&sum, acc, sizeof(sum));
+  return sum;
+}
+
+// clip8 of the lanes, packed into the low bytes of a word (lane 0 first in memory).
+FASTPIX_ALWAYS_INLINE uint32_t clip8_lanes(Lanes sum) {
+  typedef uint8_t Bytes __attribute__((vector_size(16)));
+  Lanes v = sum >> kPrecisionBits;
+  v = v < 0 ? 0 : v;
+  v = v > 255 ? 255 : v;
+  // Each lane's low byte (little-endian; big-endian hosts read lanes' last bytes).
+  constexpr int low = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? 0 : 3;
+  const Bytes bytes = (Bytes)v;
+#if defined(__clang__)
+  const Bytes packed = __builtin_shufflevector(bytes, bytes, low, 4 + low, 8 + low, 12 + low, 0,
+                                               0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+#else
+  const Bytes packed = __builtin_shuffle(
+      bytes, Bytes{low, 4 + low, 8 + low, 12 + low, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0});
+#endif
+  uint32_t word;
+  std::memcpy(&word, &packed, sizeof(word));
+  return word;
+}
+
+// Horizontal pass, `K` taps per output (pad_to_uniform_taps): resized columns first_col ..
+// first_col + count - 1 of one RGB row of `row_pixels` pixels, whose first pixel is source
+// column `offset`, into out[3 * count]. kLanes: one pixel's sums in a vector (else scalars).
+template <int K, bool kLanes>
+FASTPIX_ALWAYS_INLINE void filter_columns_fixed(const uint8_t* row, int row_pixels, int offset,
+                                                const ResampleAxis& axis, int first_col,
+                                                int count, uint8_t* __restrict out) {
   const int* first = axis.first.data();
-  const int* taps_used = axis.count.data();
   const int32_t* weights = axis.weights.data();
   const int taps = axis.taps;
+  for (int x = 0; x < count; ++x) {
+    const int col = first_col + x;
+    const int start = first[col] - offset;
+    const uint8_t* p = row + 3 * start;
+    const int32_t* w = weights + size_t(col) * taps;
+    if (kLanes) {
+      const uint32_t pixel = clip8_lanes(start + K < row_pixels ? pixel_sums<K, false>(p, w)
+                                                                : pixel_sums<K, true>(p, w));
+      // 4 bytes (the next pixel overwrites the 4th) except for the last pixel.
+      std::memcpy(out + 3 * x, &pixel, x + 1 < count ? 4 : 3);
+    } else {
+      int32_t s0 = kRoundingBias, s1 = kRoundingBias, s2 = kRoundingBias;
+      for (int t = 0; t < K; ++t) {
+        s0 += p[3 * t + 0] * w[t];
+        s1 += p[3 * t + 1] * w[t];
+        s2 += p[3 * t + 2] * w[t];
+      }
+      out[3 * x + 0] = clip8(s0);
+      out[3 * x + 1] = clip8(s1);
+      out[3 * x + 2] = clip8(s2);
+    }
+  }
+}
+
+template <bool kLanes>
+FASTPIX_ALWAYS_INLINE void filter_columns_any(const uint8_t* row, int row_pixels, int offset,
+                                              const ResampleAxis& axis, int first_col, int count,
+                                              uint8_t* __restrict out) {
+  switch (axis.count[0]) {
+#define FASTPIX_TAPS_CASE(K)                                                                 \
+  case K:                                                                                    \
+    return filter_columns_fixed<K, kLanes>(row, row_pixels, offset, axis, first_col, count, \
+                                           out);
+    FASTPIX_TAPS_CASE(1)
+    FASTPIX_TAPS_CASE(2)
+    FASTPIX_TAPS_CASE(3)
+    FASTPIX_TAPS_CASE(4)
+    FASTPIX_TAPS_CASE(5)
+    FASTPIX_TAPS_CASE(6)
+#undef FASTPIX_TAPS_CASE
+  }
+  const int* first = axis.first.data();
+  const int32_t* weights = axis.weights.data();
+  const int taps = axis.taps;
+  const int n = axis.count[0];
   for (int x = 0; x < count; ++x) {
     const int col = first_col + x;
     const int32_t* w = weights + size_t(col) * taps;
     const uint8_t* p = row + 3 * (first[col] - offset);
     int32_t s0 = kRoundingBias, s1 = kRoundingBias, s2 = kRoundingBias;
-    for (int t = 0, n = taps_used[col]; t < n; ++t, p += 3) {
+    for (int t = 0; t < n; ++t, p += 3) {
       s0 += p[0] * w[t];
       s1 += p[1] * w[t];
       s2 += p[2] * w[t];
@@ -122,12 +212,54 @@ inline void filter_columns(const uint8_t* row, int offset, const ResampleAxis& a
   }
 }
 
+// The pixel-vector kernel where 32-bit lanes are fast (AVX2, NEON), scalars on baseline x86-64.
+#ifdef FASTPIX_VERSION_AVX2
+FASTPIX_VERSION_AVX2
+void filter_columns(const uint8_t* row, int row_pixels, int offset, const ResampleAxis& axis,
+                    int first_col, int count, uint8_t* __restrict out) {
+  filter_columns_any<true>(row, row_pixels, offset, axis, first_col, count, out);
+}
+
+FASTPIX_VERSION_DEFAULT
+#endif
+void filter_columns(const uint8_t* row, int row_pixels, int offset, const ResampleAxis& axis,
+                    int first_col, int count, uint8_t* __restrict out) {
+  filter_columns_any<kFastLanes>(row, row_pixels, offset, axis, first_col, count, out);
+}
+
+// Vertical pass, `K` taps: len bytes of one output row from the K rows at `in`, `stride`
+// apart, weighted by w[K].
+template <int K>
+FASTPIX_ALWAYS_INLINE void filter_row_fixed(const uint8_t* in, size_t stride, const int32_t* w,
+                                            size_t len, uint8_t* __restrict out) {
+  const uint8_t* rows[K];
+  int32_t wt[K];
+  for (int t = 0; t < K; ++t) {
+    rows[t] = in + size_t(t) * stride;
+    wt[t] = w[t];
+  }
+  for (size_t j = 0; j < len; ++j) {
+    int32_t sum = kRoundingBias;
+    for (int t = 0; t < K; ++t) sum += rows[t][j] * wt[t];
+    out[j] = clip8(sum);
+  }
+}
+
 // Vertical pass: resized row `index` over `len` bytes of rows that start at `base`, `stride`
-// apart, the first being source row `offset`.
-inline void filter_row(const uint8_t* base, size_t stride, int offset, const ResampleAxis& axis,
-                       int index, size_t len, int32_t* sums, uint8_t* out) {
+// apart, the first being source row `offset`. `sums` holds len values (the long-filter path).
+FASTPIX_VECTOR_CLONES
+void filter_row(const uint8_t* base, size_t stride, int offset, const ResampleAxis& axis,
+                int index, size_t len, int32_t* __restrict sums, uint8_t* __restrict out) {
   const int32_t* w = axis.weights.data() + size_t(index) * axis.taps;
   const uint8_t* in = base + size_t(axis.first[index] - offset) * stride;
+  switch (axis.count[index]) {
+    case 1: return filter_row_fixed<1>(in, stride, w, len, out);
+    case 2: return filter_row_fixed<2>(in, stride, w, len, out);
+    case 3: return filter_row_fixed<3>(in, stride, w, len, out);
+    case 4: return filter_row_fixed<4>(in, stride, w, len, out);
+    case 5: return filter_row_fixed<5>(in, stride, w, len, out);
+    case 6: return filter_row_fixed<6>(in, stride, w, len, out);
+  }
   for (size_t j = 0; j < len; ++j) sums[j] = kRoundingBias;
   for (int t = 0, n = axis.count[index]; t < n; ++t, in += stride) {
     const int32_t wt = w[t];
@@ -138,18 +270,22 @@ inline void filter_row(const uint8_t* base, size_t stride, int offset, const Res
 
 // Writes one RGB row of the crop window (columns in source order) as output row y of the three
 // planes out[3][H][W], each value mapped through lut[3][256], mirrored when the window flips.
+// `staged` holds 3 × W elements.
 template <typename T>
-void write_row(const uint8_t* row, int y, const Window& win, const T* lut, T* out) {
+void write_row(const uint8_t* row, int y, const Window& win, const T* lut, T* staged, T* out) {
   const size_t plane = size_t(win.height) * win.width;
-  T* r = out + size_t(y) * win.width;
-  T* g = r + plane;
-  T* b = g + plane;
   const int w = win.width;
+  T* r = staged;
+  T* g = r + w;
+  T* b = g + w;
   for (int x = 0; x < w; ++x) {
     const uint8_t* px = row + 3 * (win.flip ? w - 1 - x : x);
     r[x] = lut[px[0]];
     g[x] = lut[256 + px[1]];
     b[x] = lut[512 + px[2]];
+  }
+  for (int c = 0; c < 3; ++c) {
+    stream_copy(out + c * plane + size_t(y) * w, staged + c * w, sizeof(T) * w);
   }
 }
 
@@ -165,6 +301,8 @@ void write_image(const View& src, const PairConfig& config, const Window& win, c
   if (resize_y) load_axis(src.height, config.load_height, config.filter, s.vertical);
   const size_t row_len = size_t(win.width) * 3;
   s.line.resize(row_len);
+  s.staged.resize(row_len * sizeof(T));
+  T* staged = reinterpret_cast<T*>(s.staged.data());
 
   if (resize_x && pillow_vertical_first(src.width, src.height, config.load_width,
                                         config.load_height)) {
@@ -179,8 +317,9 @@ void write_image(const View& src, const PairConfig& config, const Window& win, c
     for (int y = 0; y < win.height; ++y) {
       filter_row(src.data + size_t(col_first) * 3, src.stride, 0, s.vertical, win.top + y, span,
                  s.sums.data(), s.rows.data());
-      filter_columns(s.rows.data(), col_first, s.horizontal, win.left, win.width, s.line.data());
-      write_row(s.line.data(), y, win, lut, out);
+      filter_columns(s.rows.data(), col_end - col_first, col_first, s.horizontal, win.left,
+                     win.width, s.line.data());
+      write_row(s.line.data(), y, win, lut, staged, out);
     }
     return;
   }
@@ -200,7 +339,7 @@ void write_image(const View& src, const PairConfig& config, const Window& win, c
     }
     s.rows.resize(size_t(row_end - rows_first) * row_len);
     for (int r = rows_first; r < row_end; ++r) {
-      filter_columns(src.row(r), 0, s.horizontal, win.left, win.width,
+      filter_columns(src.row(r), src.width, 0, s.horizontal, win.left, win.width,
                      s.rows.data() + size_t(r - rows_first) * row_len);
     }
     rows = s.rows.data();
@@ -215,7 +354,7 @@ void write_image(const View& src, const PairConfig& config, const Window& win, c
                  s.line.data());
       row = s.line.data();
     }
-    write_row(row, y, win, lut, out);
+    write_row(row, y, win, lut, staged, out);
   }
 }
 
@@ -229,10 +368,15 @@ void write_classes(const View& src, const PairConfig& config, const Window& win,
   s.offsets.resize(win.width);
   for (int x = 0; x < win.width; ++x) s.offsets[x] = s.columns[win.column(x)] * src.channels;
   const int* offsets = s.offsets.data();
+  s.staged.resize(sizeof(C) * win.width);
+  C* o = reinterpret_cast<C*>(s.staged.data());
   for (int y = 0; y < win.height; ++y) {
-    const uint8_t* in = src.row(s.rows[win.top + y]);
-    C* o = out + size_t(y) * win.width;
-    for (int x = 0; x < win.width; ++x) o[x] = C(classify(in + offsets[x]));
+    // An upscaled mask repeats source rows: the staged row is then already this one.
+    if (y == 0 || s.rows[win.top + y] != s.rows[win.top + y - 1]) {
+      const uint8_t* in = src.row(s.rows[win.top + y]);
+      for (int x = 0; x < win.width; ++x) o[x] = C(classify(in + offsets[x]));
+    }
+    stream_copy(out + size_t(y) * win.width, o, sizeof(C) * win.width);
   }
 }
 
@@ -241,8 +385,17 @@ void write_target_classes(const View& src, const PairConfig& config, const Windo
                           const PaletteTable* palette, uint8_t* out, NearestScratch& s) {
   C* typed = reinterpret_cast<C*>(out);
   if (config.target == TargetKind::kClassesFromColors) {
-    write_classes(src, config, win, typed, s,
-                  [palette](const uint8_t* p) { return palette->classify(p[0], p[1], p[2]); });
+    // Masks are mostly runs of one colour: classify a colour again only when it changes.
+    uint32_t last_color = ~0u;
+    uint8_t last_class = 0;
+    write_classes(src, config, win, typed, s, [&](const uint8_t* p) {
+      const uint32_t color = (uint32_t(p[0]) << 16) | (uint32_t(p[1]) << 8) | p[2];
+      if (color != last_color) {
+        last_color = color;
+        last_class = palette->classify(p[0], p[1], p[2]);
+      }
+      return last_class;
+    });
   } else {
     const uint8_t* lut = config.id_lut.data();
     write_classes(src, config, win, typed, s, [lut](const uint8_t* p) { return lut[*p]; });
@@ -340,12 +493,14 @@ void PairDecoder::decode_pair(const PairJob& job, Scratch& s, uint8_t* photo_out
       write_image(target, cfg, win, lut, reinterpret_cast<uint16_t*>(target_out), s.resample);
     }
   }
-  if (cfg.target == TargetKind::kImage) return;
-  if (cfg.class_elem_size == 1) {
-    write_target_classes<uint8_t>(target, cfg, win, palette_.get(), target_out, s.nearest);
-  } else {
-    write_target_classes<int64_t>(target, cfg, win, palette_.get(), target_out, s.nearest);
+  if (cfg.target != TargetKind::kImage) {
+    if (cfg.class_elem_size == 1) {
+      write_target_classes<uint8_t>(target, cfg, win, palette_.get(), target_out, s.nearest);
+    } else {
+      write_target_classes<int64_t>(target, cfg, win, palette_.get(), target_out, s.nearest);
+    }
   }
+  stream_fence();
 }
 
 std::vector<PairError> PairDecoder::decode(const std::vector<PairJob>& jobs, void* photo_out,

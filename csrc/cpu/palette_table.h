@@ -4,7 +4,11 @@
 //   index = ignore_index if max_distance is set and the minimum exceeds max_distance²;
 //   class = lut[index].
 // JPEG-compressed masks hold thousands of distinct colours, each seen many times, so results
-// are cached in a 2^24-entry table filled on first use (calloc'd: untouched pages cost nothing).
+// are cached, in two levels filled on first use:
+// - 2^15 cells of 8×8×8 colours (64 KiB, stays in cache): a cell whose every colour provably
+//   gets the same class (by the distance bounds of the box) holds that class;
+// - the rest (cells straddling a boundary between mask colours) look up the exact colour in a
+//   2^24-entry table (calloc'd: untouched pages cost nothing).
 #pragma once
 
 #include <array>
@@ -32,9 +36,16 @@ class PaletteTable {
 
   // Safe to call from many threads at once.
   uint8_t classify(uint8_t r, uint8_t g, uint8_t b) const {
+    const uint32_t cell = (uint32_t(r >> 3) << 10) | (uint32_t(g >> 3) << 5) | (b >> 3);
+    // Entries go from 0 (unknown) to their final value exactly once, always to the same value,
+    // so relaxed atomics are enough.
+    uint16_t shared = __atomic_load_n(&cells_[cell], __ATOMIC_RELAXED);
+    if (!shared) {
+      shared = classify_cell(cell);
+      __atomic_store_n(&cells_[cell], shared, __ATOMIC_RELAXED);
+    }
+    if (shared != kMixedCell) return uint8_t(shared - 1);
     const uint32_t key = (uint32_t(r) << 16) | (uint32_t(g) << 8) | b;
-    // Entries go from 0 (unknown) to class + 1 exactly once, always to the same value, so
-    // relaxed atomics are enough.
     const uint16_t cached = __atomic_load_n(&cache_[key], __ATOMIC_RELAXED);
     if (cached) return uint8_t(cached - 1);
     const uint8_t value = classify_uncached(r, g, b);
@@ -45,8 +56,15 @@ class PaletteTable {
   uint8_t classify_uncached(uint8_t r, uint8_t g, uint8_t b) const;
 
  private:
+  // A cell's entry when its colours do not all get one class.
+  static constexpr uint16_t kMixedCell = 0xffff;
+
+  // class + 1 when every colour of the cell gets that class, else kMixedCell.
+  uint16_t classify_cell(uint32_t cell) const;
+
   PaletteRule rule_;
-  uint16_t* cache_;
+  uint16_t* cells_;  // 2^15 entries: 0 unknown, class + 1, or kMixedCell
+  uint16_t* cache_;  // 2^24 entries: 0 unknown, class + 1
 };
 
 }  // namespace fastpix

@@ -1,5 +1,6 @@
 #include "cpu/resample.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace fastpix {
@@ -59,6 +60,26 @@ void compute_resample_axis(int in_size, int out_size, Filter filter, ResampleAxi
     }
     axis.first[i] = lo;
     axis.count[i] = n;
+  }
+}
+
+void pad_to_uniform_taps(ResampleAxis& axis) {
+  int longest = 0;
+  for (int n : axis.count) longest = n > longest ? n : longest;
+  // Every window lies in [0, in_size), so longest <= in_size and a widened one fits too.
+  std::vector<int32_t> moved(axis.taps);
+  for (int i = 0; i < axis.out_size; ++i) {
+    const int first = axis.first[i];
+    const int count = axis.count[i];
+    const int widened_first = first + longest > axis.in_size ? axis.in_size - longest : first;
+    const int shift = first - widened_first;
+    int32_t* w = axis.weights.data() + size_t(i) * axis.taps;
+    for (int t = 0; t < axis.taps; ++t) {
+      moved[t] = t >= shift && t - shift < count ? w[t - shift] : 0;
+    }
+    std::copy(moved.begin(), moved.end(), w);
+    axis.first[i] = widened_first;
+    axis.count[i] = longest;
   }
 }
 

@@ -29,6 +29,11 @@ struct ResampleAxis {
 
 void compute_resample_axis(int in_size, int out_size, Filter filter, ResampleAxis& axis);
 
+// Widens every output's window to the longest one (count[i] = max count for all i), moving
+// `first` back where the window would pass the source's end and giving the added taps weight
+// 0: the same sums, but a loop with a fixed number of taps (the CPU pipeline's fast kernels).
+void pad_to_uniform_taps(ResampleAxis& axis);
+
 // Pillow's nearest-neighbour source index of each output position along one axis.
 void compute_nearest_axis(int in_size, int out_size, std::vector<int>& index);
 

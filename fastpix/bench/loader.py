@@ -134,7 +134,14 @@ def _cpu_providers(root: Path, jitter: dict, threads: int, batches: list, native
     if native:
         loader = PairLoader(root, batch_size=BATCH, backend="native", num_threads=threads, **jitter)
         paths = [[str(loader.pairs[i].combined) for i in b] for b in batches]
-        providers["native"] = lambda: [loader.load_batch(b) for b in batches]
+
+        def load_all() -> None:
+            # Each batch is dropped once loaded, as in a training loop (and as pil_numpy does):
+            # keeping all of them alive would time page faults of fresh memory instead.
+            for indices in batches:
+                loader.load_batch(indices)
+
+        providers["native"] = load_all
         providers["decode_floor"] = lambda: [loader._decoder.decode_only(p) for p in paths]
     return providers
 

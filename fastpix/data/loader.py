@@ -392,6 +392,9 @@ class PairLoader:
 
     def jitter(self, index: int, epoch: int) -> Jitter:
         """The crop corner and flip of pair ``index`` in ``epoch``."""
+        config = self.plan.jitter
+        if config.crop_size is None and not config.flip:
+            return Jitter(0, 0, False)  # nothing random: skip seeding a generator per pair
         return sample_jitter(self.plan.jitter, self.plan.resized, pair_rng(self.seed, epoch, index))
 
     def load_batch(self, indices: Sequence[int], epoch: int = 0):

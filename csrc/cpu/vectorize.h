@@ -1,0 +1,36 @@
+// Helpers for the hot loops, which are plain C++ left for the compiler to vectorize.
+//
+// x86-64's portable baseline is SSE2, which has no 32-bit integer multiply, so the fixed-point
+// resampling sums vectorize poorly there. FASTPIX_VECTOR_CLONES asks GCC/Clang for a second,
+// AVX2 build of a function, picked once at load time by the CPU it runs on (glibc ifunc); any
+// x86-64 CPU still gets the baseline copy. Elsewhere (aarch64: NEON multiplies 32-bit lanes) it
+// expands to nothing. The results are the same integers either way.
+#pragma once
+
+#include <cstdint>  // defines __GLIBC__ on glibc systems
+
+// -DFASTPIX_NO_VECTOR_CLONES builds the baseline copy only (to test it on an AVX2 machine).
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute) && \
+    !defined(FASTPIX_NO_VECTOR_CLONES)
+#if __has_attribute(target_clones)
+#define FASTPIX_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+// For a function with two bodies: one for AVX2 CPUs, one for the rest (C++ multiversioning).
+#define FASTPIX_VERSION_AVX2 __attribute__((target("avx2")))
+#define FASTPIX_VERSION_DEFAULT __attribute__((target("default")))
+#endif
+#endif
+#ifndef FASTPIX_VECTOR_CLONES
+#define FASTPIX_VECTOR_CLONES
+#endif
+
+// Whether 4-lane 32-bit vector code (multiply, min/max, byte shuffles) is fast in a build with
+// no multiversioning: not on plain x86-64 (SSE2 emulates those), yes on aarch64 (NEON).
+#if defined(__x86_64__) && !defined(__SSE4_1__)
+constexpr bool kFastLanes = false;
+#else
+constexpr bool kFastLanes = true;
+#endif
+
+// Forces a helper template into its (possibly cloned) caller, so each clone vectorizes it for
+// its own instruction set.
+#define FASTPIX_ALWAYS_INLINE inline __attribute__((always_inline))
