@@ -26,6 +26,8 @@ GAN_MODES = ("vanilla", "lsgan")
 DIRECTIONS = ("AtoB", "BtoA")
 OUTPUTS = ("auto", "color_mask", "photo")
 INFERENCE_MODES = ("paper", "eval")
+SEGMENTATION_LOSSES = ("ce", "ce+dice", "ce+lovasz")  # cross-entropy, plus a region loss
+CLASS_WEIGHTINGS = ("none", "median_freq", "sqrt_inv")
 
 
 @dataclass
@@ -125,6 +127,28 @@ class SegmentationConfig(TrainConfig):
     model: str = "unet"  # a fastpix.models name: unet, fcn_resnet34, ...
     model_options: dict[str, Any] = field(default_factory=dict)  # num_classes is set for you
     binary: bool = False  # one logit + BCE for a 2-class label set (seed 004's road mask)
+    loss: str = "ce"  # ce | ce+dice (soft Dice) | ce+lovasz (Lovász-softmax), region losses
+    # over the classes present in the batch (fastpix.train.losses)
+    region_weight: float = 1.0  # weight of the region loss added to the cross-entropy
+    class_weights: str = "none"  # cross-entropy class weights from the train split's label
+    # frequencies: none | median_freq | sqrt_inv
+    ce_top_k: float = 1.0  # cross-entropy over this fraction of the hardest pixels (1: all)
+
+    def check(self) -> None:
+        super().check()
+        _choice(self, "loss", SEGMENTATION_LOSSES)
+        _choice(self, "class_weights", CLASS_WEIGHTINGS)
+        if not 0.0 < self.ce_top_k <= 1.0:
+            raise ValueError(f"ce_top_k must be in (0, 1], got {self.ce_top_k}")
+        if self.region_weight < 0:
+            raise ValueError(f"region_weight must be >= 0, got {self.region_weight}")
+        if self.binary and (
+            self.loss != "ce" or self.class_weights != "none" or self.ce_top_k != 1.0
+        ):
+            raise ValueError(
+                "binary training uses plain BCE: loss must be 'ce', class_weights 'none' and "
+                "ce_top_k 1"
+            )
 
 
 @dataclass
