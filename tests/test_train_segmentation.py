@@ -114,6 +114,30 @@ def test_segmentation_loss_against_hand_computation():
     torch.testing.assert_close(total, manual * valid.sum())
 
 
+def test_class_weights_count_the_train_split(data, tmp_path):
+    from fastpix.data import SegmentationDataset
+
+    masks = [np.asarray(mask) for _, mask in SegmentationDataset(data, "train")]
+    pixels, image_pixels = np.zeros(19), np.zeros(19)
+    for mask in masks:
+        valid = mask[mask != 255]
+        histogram = np.bincount(valid, minlength=19)
+        pixels += histogram
+        image_pixels += (histogram > 0) * valid.size
+    seen = pixels > 0
+    freq = pixels[seen] / image_pixels[seen]
+    expected = np.ones(19)
+    expected[seen] = np.median(freq) / freq
+    trainer = SegmentationTrainer(
+        tiny(data, tmp_path / "run", class_weights="median_freq", loss="ce+lovasz", steps=2)
+    )
+    np.testing.assert_allclose(trainer.class_weights.numpy(), expected, rtol=1e-5)
+    summary = trainer.fit()
+    assert summary["step"] == 2 and all(
+        math.isfinite(r["loss"]) for r in records(tmp_path / "run", "train")
+    )
+
+
 def test_gan_losses_against_formulas():
     pred = torch.tensor([[-2.0, 0.5], [1.0, 3.0]])
     sig = torch.sigmoid(pred)
