@@ -3,6 +3,7 @@ CLI. Tiny U-Nets on a handful of 32×32 synthetic scenes."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 
@@ -15,6 +16,7 @@ import fastpix.train as ft
 from fastpix.checkpoint import load_checkpoint
 from fastpix.cli import main as cli_main
 from fastpix.data import write_synthetic
+from fastpix.train.cli import add_parser, build_config
 from fastpix.train.config import Pix2PixConfig, SegmentationConfig, get_preset
 from fastpix.train.engine import NonFiniteLossError, lr_factor
 from fastpix.train.evaluate import evaluate_checkpoint
@@ -258,6 +260,15 @@ def test_cli_help_and_errors(data, tmp_path, capsys):
     assert "unknown segmentation config fields: colour" in capsys.readouterr().err
     assert cli_main([*base, "--option", "width"]) == 2
     assert "expected KEY=VALUE" in capsys.readouterr().err
+    assert cli_main([*base, "--ce-top-k", "1.5"]) == 2
+    assert "ce_top_k must be in (0, 1], got 1.5" in capsys.readouterr().err
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    args = parser.parse_args([*base, "--preset", "demo", "--loss", "ce+dice", "--region-weight",
+                              "0.5", "--class-weights", "median_freq", "--ce-top-k", "0.3"])  # fmt: skip
+    config = build_config(args)
+    assert (config.loss, config.region_weight, config.class_weights, config.ce_top_k) == (
+        "ce+dice", 0.5, "median_freq", 0.3)  # fmt: skip
     assert cli_main(["train", "segmentation", "--data", str(tmp_path / "none")]) == 2
     assert "data folder not found" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:
