@@ -1,6 +1,6 @@
 """``fastpix demo``: the main job end to end on synthetic street scenes, with a report.
 
-    fastpix demo --out demo_out            # about 5 minutes on 2 CPU cores
+    fastpix demo --out demo_out            # about 7 minutes on 2 idle CPU cores
     fastpix demo --out /tmp/smoke --quick  # a tiny smoke run (under a minute)
 
 Stages, each timed and printed as it runs:
@@ -69,7 +69,7 @@ class DemoPlan:
             raise ValueError(f"--test-scenes must be >= 1, got {self.test_scenes}")
 
 
-# The full demo: 461 CPU seconds measured, about 4 minutes of 2 idle cores (demo_miou.csv).
+# The full demo: about 7 minutes of 2 idle cores (the 450-step U-Net, see preset "demo").
 FULL = DemoPlan(scenes=220, test_scenes=50, size=128)
 # A smoke run of every stage at toy sizes: the segmenter at 32×32, one optimizer step each.
 QUICK = DemoPlan(
@@ -434,7 +434,7 @@ def add_parser(subparsers) -> None:
         help="the main job end to end on synthetic scenes, with a report",
         description="Synthesize street scenes, train a U-Net segmenter and a short pix2pix "
         "run, evaluate both on held-out scenes, export to ONNX / TensorRT, and write "
-        "OUT/report.md with tables and images (about 5 minutes on 2 CPU cores).",
+        "OUT/report.md with tables and images (about 7 minutes on 2 idle CPU cores).",
     )
     p.add_argument("--out", default="demo_out", help="output folder (default demo_out)")
     p.add_argument("--quick", action="store_true", help="toy sizes: a smoke run of every stage")

@@ -3,6 +3,7 @@ CLI. Tiny U-Nets on a handful of 32×32 synthetic scenes."""
 
 from __future__ import annotations
 
+import argparse
 import copy
 import json
 import math
@@ -16,6 +17,7 @@ import fastpix.train as ft
 from fastpix.checkpoint import load_checkpoint
 from fastpix.cli import main as cli_main
 from fastpix.data import write_synthetic
+from fastpix.train.cli import add_parser, build_config
 from fastpix.train.config import Pix2PixConfig, SegmentationConfig, get_preset
 from fastpix.train.engine import NonFiniteLossError, adam, lr_factor
 from fastpix.train.evaluate import evaluate_checkpoint
@@ -113,6 +115,30 @@ def test_segmentation_loss_against_hand_computation():
     torch.testing.assert_close(segmentation_loss(one, target, binary=True), manual)
     total = segmentation_loss(one, target, binary=True, reduction="sum")
     torch.testing.assert_close(total, manual * valid.sum())
+
+
+def test_class_weights_count_the_train_split(data, tmp_path):
+    from fastpix.data import SegmentationDataset
+
+    masks = [np.asarray(mask) for _, mask in SegmentationDataset(data, "train")]
+    pixels, image_pixels = np.zeros(19), np.zeros(19)
+    for mask in masks:
+        valid = mask[mask != 255]
+        histogram = np.bincount(valid, minlength=19)
+        pixels += histogram
+        image_pixels += (histogram > 0) * valid.size
+    seen = pixels > 0
+    freq = pixels[seen] / image_pixels[seen]
+    expected = np.ones(19)
+    expected[seen] = np.median(freq) / freq
+    trainer = SegmentationTrainer(
+        tiny(data, tmp_path / "run", class_weights="median_freq", loss="ce+lovasz", steps=2)
+    )
+    np.testing.assert_allclose(trainer.class_weights.numpy(), expected, rtol=1e-5)
+    summary = trainer.fit()
+    assert summary["step"] == 2 and all(
+        math.isfinite(r["loss"]) for r in records(tmp_path / "run", "train")
+    )
 
 
 def test_gan_losses_against_formulas():
@@ -257,6 +283,15 @@ def test_cli_help_and_errors(data, tmp_path, capsys):
     assert "unknown segmentation config fields: colour" in capsys.readouterr().err
     assert cli_main([*base, "--option", "width"]) == 2
     assert "expected KEY=VALUE" in capsys.readouterr().err
+    assert cli_main([*base, "--ce-top-k", "1.5"]) == 2
+    assert "ce_top_k must be in (0, 1], got 1.5" in capsys.readouterr().err
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    args = parser.parse_args([*base, "--preset", "demo", "--loss", "ce+dice", "--region-weight",
+                              "0.5", "--class-weights", "median_freq", "--ce-top-k", "0.3"])  # fmt: skip
+    config = build_config(args)
+    assert (config.loss, config.region_weight, config.class_weights, config.ce_top_k) == (
+        "ce+dice", 0.5, "median_freq", 0.3)  # fmt: skip
     assert cli_main(["train", "segmentation", "--data", str(tmp_path / "none")]) == 2
     assert "data folder not found" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:

@@ -26,7 +26,10 @@ COMMON_FIELDS = {
     "train_split": "train_split", "val_split": "val_split", "flip": "flip",
     "progress": "progress",
 }  # fmt: skip
-SEGMENTATION_FIELDS = {"model": "model", "binary": "binary"}
+SEGMENTATION_FIELDS = {
+    "model": "model", "binary": "binary", "loss": "loss", "region_weight": "region_weight",
+    "class_weights": "class_weights", "ce_top_k": "ce_top_k",
+}  # fmt: skip
 PIX2PIX_FIELDS = {
     "generator": "generator", "discriminator": "discriminator", "direction": "direction",
     "gan_mode": "gan_mode", "lambda_l1": "lambda_l1", "n_epochs_decay": "n_epochs_decay",
@@ -111,6 +114,14 @@ def add_parser(subparsers) -> None:
                    help="model option, e.g. --option base_channels=16 (repeatable)")  # fmt: skip
     m.add_argument("--binary", action="store_const", const=True,
                    help="one logit + BCE (2-class label set, e.g. road)")  # fmt: skip
+    o = seg.add_argument_group("objective")
+    o.add_argument("--loss", choices=["ce", "ce+dice", "ce+lovasz"],
+                   help="cross-entropy, plus soft Dice or Lovász-softmax (default ce)")  # fmt: skip
+    o.add_argument("--region-weight", type=float, help="weight of the region loss (default 1)")
+    o.add_argument("--class-weights", choices=["none", "median_freq", "sqrt_inv"],
+                   help="cross-entropy class weights from the train split's label frequencies")  # fmt: skip
+    o.add_argument("--ce-top-k", type=float,
+                   help="cross-entropy over this fraction of the hardest pixels (default 1)")  # fmt: skip
     seg.set_defaults(func=run_train)
     p2p = tasks.add_parser(
         "pix2pix", parents=[common], help="photo ↔ colour mask with a conditional GAN",

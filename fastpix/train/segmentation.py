@@ -6,9 +6,11 @@
 
 Cross-entropy with ignore index 255 over the label set's classes, or, with ``binary=True``,
 one logit per pixel and BCE with logits (seed 004's road mask: class 1 of a 2-class label set
-is the positive class). Adam, the config's LR policy, validation each epoch with
-``fastpix.metrics.ConfusionMatrix`` (mIoU, pixel and class accuracy, validation loss) and
-``checkpoints/best.pt`` by mIoU.
+is the positive class). The config can weight the cross-entropy by class (weights from the
+train split's label frequencies, counted once before training), keep only its hardest pixels
+(``ce_top_k``) and add a region loss (``ce+dice``, ``ce+lovasz``). Adam, the config's LR
+policy, validation each epoch with ``fastpix.metrics.ConfusionMatrix`` (mIoU, pixel and class
+accuracy, plain cross-entropy as the validation loss) and ``checkpoints/best.pt`` by mIoU.
 """
 
 from __future__ import annotations
@@ -23,7 +25,13 @@ from fastpix.train.data import EvalBatches, TrainBatches
 from fastpix.train.engine import make_optimizer
 from fastpix.train.evaluate import score_segmenter
 from fastpix.train.logs import to_uint8_images
-from fastpix.train.losses import predict_classes, segmentation_loss
+from fastpix.train.losses import (
+    class_weights_from_counts,
+    lovasz_softmax_loss,
+    predict_classes,
+    segmentation_loss,
+    soft_dice_loss,
+)
 from fastpix.train.trainer import Trainer
 
 
@@ -57,6 +65,39 @@ class SegmentationTrainer(Trainer):
         self.val_batches = None
         if config.val_split:
             self.val_batches = EvalBatches(config, runtime, config.val_split, self.target)
+        self.class_weights = None
+        if config.class_weights != "none":
+            pixels, image_pixels = self._count_train_classes()
+            self.class_weights = class_weights_from_counts(
+                pixels, image_pixels, config.class_weights
+            ).to(runtime.device)
+
+    def _count_train_classes(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per class: pixels in the train split, and pixels of the train images containing
+        it (one pass without jitter, summed over the ranks)."""
+        num_classes = self.label_set.num_classes
+        counts = torch.zeros(2, num_classes, dtype=torch.float64)
+        batches = EvalBatches(self.config, self.runtime, self.config.train_split, self.target)
+        for _, classes in batches:
+            for image in classes.cpu():
+                valid = image[image != self.label_set.ignore_index]
+                histogram = torch.bincount(valid, minlength=num_classes).double()
+                counts[0] += histogram
+                counts[1] += (histogram > 0).double() * valid.numel()
+        counts = self.runtime.all_reduce_sum(counts.to(self.runtime.device)).cpu()
+        return counts[0], counts[1]
+
+    def loss(self, logits: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
+        """The configured objective: (weighted, top-k) cross-entropy + region_weight · the
+        region loss."""
+        config, ignore = self.config, self.label_set.ignore_index
+        loss = segmentation_loss(logits, classes, ignore, config.binary,
+                                 class_weights=self.class_weights, top_k=config.ce_top_k)  # fmt: skip
+        if config.loss == "ce+dice":
+            loss = loss + config.region_weight * soft_dice_loss(logits, classes, ignore)
+        elif config.loss == "ce+lovasz":
+            loss = loss + config.region_weight * lovasz_softmax_loss(logits, classes, ignore)
+        return loss
 
     @property
     def model(self) -> torch.nn.Module:
@@ -69,7 +110,7 @@ class SegmentationTrainer(Trainer):
         self.guard.snapshot(model)
         with self.runtime.autocast():
             logits = model(photos)
-        loss = segmentation_loss(logits, classes, self.label_set.ignore_index, self.config.binary)
+        loss = self.loss(logits, classes)
         optimizer.zero_grad(set_to_none=True)
         finite = self.guard.ok(loss)
         if finite:
