@@ -159,8 +159,13 @@ FASTPIX_ALWAYS_INLINE void filter_columns_fixed(const uint8_t* row, int row_pixe
     if (kLanes) {
       const uint32_t pixel = clip8_lanes(start + K < row_pixels ? pixel_sums<K, false>(p, w)
                                                                 : pixel_sums<K, true>(p, w));
-      // 4 bytes (the next pixel overwrites the 4th) except for the last pixel.
-      std::memcpy(out + 3 * x, &pixel, x + 1 < count ? 4 : 3);
+      // 4 bytes (the next pixel overwrites the 4th) except for the last pixel. Two constant
+      // sizes, not one variable one: clang calls memcpy for a variable size, once per pixel.
+      if (x + 1 < count) {
+        std::memcpy(out + 3 * x, &pixel, 4);
+      } else {
+        std::memcpy(out + 3 * x, &pixel, 3);
+      }
     } else {
       int32_t s0 = kRoundingBias, s1 = kRoundingBias, s2 = kRoundingBias;
       for (int t = 0; t < K; ++t) {
@@ -214,11 +219,19 @@ FASTPIX_ALWAYS_INLINE void filter_columns_any(const uint8_t* row, int row_pixels
 
 // The pixel-vector kernel where 32-bit lanes are fast (AVX2, NEON), scalars on baseline x86-64.
 #ifdef FASTPIX_VERSION_AVX2
+#ifdef __clang__
+// clang 14 reports the AVX2 body as unused, though the load-time resolver calls it.
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wunused-function"
+#endif
 FASTPIX_VERSION_AVX2
 void filter_columns(const uint8_t* row, int row_pixels, int offset, const ResampleAxis& axis,
                     int first_col, int count, uint8_t* __restrict out) {
   filter_columns_any<true>(row, row_pixels, offset, axis, first_col, count, out);
 }
+#ifdef __clang__
+#pragma clang diagnostic pop
+#endif
 
 FASTPIX_VERSION_DEFAULT
 #endif
