@@ -8,6 +8,7 @@
 #
 #   tools/check_portability.sh                 # about 2-4 minutes on 2 cores
 #   JOBS=4 tools/check_portability.sh --cmake  # also cross-build fastpix._C for aarch64 with CMake
+#   AARCH64_CXX="aarch64-linux-gnu-g++:aarch64-linux-gnu-g++-11" tools/check_portability.sh
 #
 # Debian/Ubuntu packages for everything: clang g++-aarch64-linux-gnu qemu-user-static, and
 # after `dpkg --add-architecture arm64 && apt-get update`: libjpeg62-turbo-dev:arm64 (Ubuntu:
@@ -15,13 +16,12 @@
 # failed; skipped checks do not fail.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
 
 WITH_CMAKE=0
 for arg in "$@"; do
   case "$arg" in
     --cmake) WITH_CMAKE=1 ;;
-    -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "check_portability: unknown argument '$arg' (expected --cmake or --help)" >&2; exit 2 ;;
   esac
 done
@@ -171,9 +171,15 @@ a64_py_flags() {  # Debian's multiarch Python headers for aarch64 + the (portabl
     echo "-I$include -I$PYBIND"
   fi
 }
-for a64 in "aarch64-linux-gnu-g++" "clang++ --target=aarch64-linux-gnu"; do
+# Compiler commands, ':'-separated; e.g. add aarch64-linux-gnu-g++-11 (JetPack 6's gcc).
+IFS=: read -r -a AARCH64_COMPILERS \
+  <<< "${AARCH64_CXX:-aarch64-linux-gnu-g++:clang++ --target=aarch64-linux-gnu}"
+for a64 in "${AARCH64_COMPILERS[@]}"; do
   name=aarch64-gcc
-  [ "${a64%% *}" = clang++ ] && name=aarch64-clang
+  case "${a64%% *}" in
+    clang++*) name=aarch64-clang ;;
+    *-g++-*) name=aarch64-gcc-${a64##*-} ;;
+  esac
   if ! have "${a64%% *}" || ! have aarch64-linux-gnu-g++; then
     report skipped "$name: needs ${a64%% *} and the aarch64-linux-gnu gcc toolchain"
     continue
