@@ -11,7 +11,7 @@ EXTRAS ?= dev,all,nvjpeg
 DEMO_OUT ?= demo_out
 NATIVE_SOURCES := $(shell find csrc -type f 2>/dev/null) CMakeLists.txt setup.py
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install demo test lint format bench clean check-portability
 
 $(VENV)/.fastpix-installed: pyproject.toml $(NATIVE_SOURCES)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ format: install
 
 bench: install
 	$(VENV)/bin/fastpix bench all
+
+# Compiles the CPU decoder with every compiler found (gcc, clang, aarch64 cross) and compares
+# their outputs (aarch64 under qemu); not part of `make test` (minutes, needs apt packages).
+check-portability:
+	tools/check_portability.sh
 
 clean:
 	rm -rf build $(DEMO_OUT) fastpix/_C*.so fastpix/_cuda*.so

@@ -159,8 +159,13 @@ FASTPIX_ALWAYS_INLINE void filter_columns_fixed(const uint8_t* row, int row_pixe
     if (kLanes) {
       const uint32_t pixel = clip8_lanes(start + K < row_pixels ? pixel_sums<K, false>(p, w)
                                                                 : pixel_sums<K, true>(p, w));
-      // 4 bytes (the next pixel overwrites the 4th) except for the last pixel.
-      std::memcpy(out + 3 * x, &pixel, x + 1 < count ? 4 : 3);
+      // 4 bytes (the next pixel overwrites the 4th) except for the last pixel. Two constant
+      // sizes, not one variable one: clang calls memcpy for a variable size, once per pixel.
+      if (x + 1 < count) {
+        std::memcpy(out + 3 * x, &pixel, 4);
+      } else {
+        std::memcpy(out + 3 * x, &pixel, 3);
+      }
     } else {
       int32_t s0 = kRoundingBias, s1 = kRoundingBias, s2 = kRoundingBias;
       for (int t = 0; t < K; ++t) {
@@ -212,21 +217,6 @@ FASTPIX_ALWAYS_INLINE void filter_columns_any(const uint8_t* row, int row_pixels
   }
 }
 
-// The pixel-vector kernel where 32-bit lanes are fast (AVX2, NEON), scalars on baseline x86-64.
-#ifdef FASTPIX_VERSION_AVX2
-FASTPIX_VERSION_AVX2
-void filter_columns(const uint8_t* row, int row_pixels, int offset, const ResampleAxis& axis,
-                    int first_col, int count, uint8_t* __restrict out) {
-  filter_columns_any<true>(row, row_pixels, offset, axis, first_col, count, out);
-}
-
-FASTPIX_VERSION_DEFAULT
-#endif
-void filter_columns(const uint8_t* row, int row_pixels, int offset, const ResampleAxis& axis,
-                    int first_col, int count, uint8_t* __restrict out) {
-  filter_columns_any<kFastLanes>(row, row_pixels, offset, axis, first_col, count, out);
-}
-
 // Vertical pass, `K` taps: len bytes of one output row from the K rows at `in`, `stride`
 // apart, weighted by w[K].
 template <int K>
@@ -247,9 +237,9 @@ FASTPIX_ALWAYS_INLINE void filter_row_fixed(const uint8_t* in, size_t stride, co
 
 // Vertical pass: resized row `index` over `len` bytes of rows that start at `base`, `stride`
 // apart, the first being source row `offset`. `sums` holds len values (the long-filter path).
-FASTPIX_VECTOR_CLONES
-void filter_row(const uint8_t* base, size_t stride, int offset, const ResampleAxis& axis,
-                int index, size_t len, int32_t* __restrict sums, uint8_t* __restrict out) {
+FASTPIX_ALWAYS_INLINE void filter_row_any(const uint8_t* base, size_t stride, int offset,
+                                          const ResampleAxis& axis, int index, size_t len,
+                                          int32_t* __restrict sums, uint8_t* __restrict out) {
   const int32_t* w = axis.weights.data() + size_t(index) * axis.taps;
   const uint8_t* in = base + size_t(axis.first[index] - offset) * stride;
   switch (axis.count[index]) {
@@ -266,6 +256,43 @@ void filter_row(const uint8_t* base, size_t stride, int offset, const ResampleAx
     for (size_t j = 0; j < len; ++j) sums[j] += in[j] * wt;
   }
   for (size_t j = 0; j < len; ++j) out[j] = clip8(sums[j]);
+}
+
+// The two passes' entry points, one body per instruction set (vectorize.h). The horizontal one
+// uses the pixel-vector kernel where 32-bit lanes are fast (AVX2, NEON), scalars on baseline
+// x86-64.
+#ifdef FASTPIX_VERSION_AVX2
+#ifdef __clang__
+// clang 14 reports the AVX2 bodies as unused, though the load-time resolver calls them.
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wunused-function"
+#endif
+FASTPIX_VERSION_AVX2
+void filter_columns(const uint8_t* row, int row_pixels, int offset, const ResampleAxis& axis,
+                    int first_col, int count, uint8_t* __restrict out) {
+  filter_columns_any<true>(row, row_pixels, offset, axis, first_col, count, out);
+}
+
+FASTPIX_VERSION_AVX2
+void filter_row(const uint8_t* base, size_t stride, int offset, const ResampleAxis& axis,
+                int index, size_t len, int32_t* __restrict sums, uint8_t* __restrict out) {
+  filter_row_any(base, stride, offset, axis, index, len, sums, out);
+}
+#ifdef __clang__
+#pragma clang diagnostic pop
+#endif
+#endif
+
+FASTPIX_VERSION_DEFAULT
+void filter_columns(const uint8_t* row, int row_pixels, int offset, const ResampleAxis& axis,
+                    int first_col, int count, uint8_t* __restrict out) {
+  filter_columns_any<kFastLanes>(row, row_pixels, offset, axis, first_col, count, out);
+}
+
+FASTPIX_VERSION_DEFAULT
+void filter_row(const uint8_t* base, size_t stride, int offset, const ResampleAxis& axis,
+                int index, size_t len, int32_t* __restrict sums, uint8_t* __restrict out) {
+  filter_row_any(base, stride, offset, axis, index, len, sums, out);
 }
 
 // Writes one RGB row of the crop window (columns in source order) as output row y of the three
