@@ -329,18 +329,16 @@ def _cgan_seed001() -> Pix2PixConfig:
 
 def _demo() -> SegmentationConfig:
     # The demo segmenter: a narrow U-Net at 128×128, 450 steps of batch 8 with a cosine
-    # schedule and cross-entropy weighted by median frequency balancing. Sized for the demo's
-    # budget: the 250-step demo took 251 s on 2 idle cores at 0.85 s per U-Net step, so these
-    # 450 steps put `fastpix demo` at about 7 minutes (an estimate: the 450-step run was
-    # measured on the shared machine, 1529 s at load 1.5-2.7). MEASURED on the demo's 50
-    # held-out synthetic scenes, 19 trainIds (benchmarks/results/demo_miou.csv): test mIoU
-    # 0.521 (pixel acc 0.861; was 0.209 with plain CE and 250 steps); road .95, sky .95,
-    # vegetation .81, building .75, sidewalk .69, traffic light .68, bus .56, car .55, terrain
-    # .52, pole .50, the others .17-.47 (person .17, wall .24, fence .27, train .27). After
-    # 150 steps: plain CE 0.157, sqrt-inverse weights 0.200, median_freq 0.325, Lovász-
-    # softmax alone 0.153 for ~50 % more CPU per step. mIoU >= 0.85 is NOT reached on a CPU
-    # budget (the data set's own check: 0.64 after 20 minutes,
-    # benchmarks/results/synthetic_learnability.csv).
+    # schedule and cross-entropy weighted by median frequency balancing, sized for the demo's
+    # budget: MEASURED from a fresh clone on 2 idle cores, `make demo` took 8 min 52 s with the
+    # installation (`fastpix demo` 406 s, 373 s of it this U-Net). On the demo's 50 held-out
+    # synthetic scenes, 19 trainIds (benchmarks/results/demo_miou.csv): test mIoU 0.514 (pixel
+    # acc 0.858; was 0.209 with plain CE and 250 steps); road .95, sky .95, vegetation .82,
+    # building .75, traffic light .70, sidewalk .66, car .56, bus .55, terrain .52, pole .51,
+    # the others .16-.46 (person .16, train .20, wall .23, rider .27). After 150 steps: plain CE
+    # 0.157, sqrt-inverse weights 0.200, median_freq 0.325, Lovász-softmax alone 0.153 for
+    # ~50 % more CPU per step. mIoU >= 0.85 is NOT reached on a CPU budget (the data set's own
+    # check: 0.64 after 20 minutes, benchmarks/results/synthetic_learnability.csv).
     return SegmentationConfig(
         model="unet", model_options={"base_channels": 16}, size=128, batch_size=8, lr=3e-3,
         lr_policy="cosine", warmup_steps=10, steps=450, epochs=100, val_every=2, threads=2,
