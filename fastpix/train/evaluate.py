@@ -175,6 +175,19 @@ def load_fcn_segmenter(
     return model, bool(checkpoint.get("config", {}).get("binary", False))
 
 
+def _fcn_score_segmenter(
+    segmenter: str | os.PathLike | None, scored: str, runtime: Runtime
+) -> tuple[nn.Module, bool]:
+    """``load_fcn_segmenter`` of ``segmenter``; a clear error naming what is ``scored`` when
+    none was given."""
+    if segmenter is None:
+        raise ValueError(
+            f"{scored} is scored with the FCN-score: give --segmenter, a segmentation "
+            "checkpoint trained on real photos"
+        )
+    return load_fcn_segmenter(segmenter, runtime.device)
+
+
 def _autocast(runtime: Runtime | None):
     import contextlib
 
@@ -244,12 +257,7 @@ def evaluate_checkpoint(
     elif task == "spade":
         from fastpix.pipeline.stages import Synthesizer
 
-        if segmenter is None:
-            raise ValueError(
-                "a SPADE generator is scored with the FCN-score: give --segmenter, a "
-                "segmentation checkpoint trained on real photos"
-            )
-        seg_model, seg_binary = load_fcn_segmenter(segmenter, runtime.device)
+        seg_model, seg_binary = _fcn_score_segmenter(segmenter, "a SPADE generator", runtime)
         synthesizer = Synthesizer(inference_generator(net, "eval"), label_set, "spade")
         batches = ClassMapFirst(EvalBatches(config, runtime, split, "classes"))
         scores, matrix = score_translator(
@@ -260,12 +268,9 @@ def evaluate_checkpoint(
         output = ckpt["data"].get("output") or config.resolved_output()
         seg_model, seg_binary = None, False
         if output == "photo":
-            if segmenter is None:
-                raise ValueError(
-                    "a mask → photo generator is scored with the FCN-score: give --segmenter, "
-                    "a segmentation checkpoint trained on real photos"
-                )
-            seg_model, seg_binary = load_fcn_segmenter(segmenter, runtime.device)
+            seg_model, seg_binary = _fcn_score_segmenter(
+                segmenter, "a mask → photo generator", runtime
+            )
         generator = inference_generator(net, mode or ckpt.get("inference_mode", "paper"))
         batches = EvalBatches(config, runtime, split, "image", config.direction)
         scores, matrix = score_translator(
