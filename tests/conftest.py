@@ -8,6 +8,7 @@ reference, so the rest of the suite tests the default dispatch.
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -47,3 +48,27 @@ def force_plan(monkeypatch, kernel_device):
             monkeypatch.setattr(norm_act, "_PROGRAMS_PER_SM", 1 << 20 if split else 0)
 
     return force
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module of small networks (``pytestmark =
+    pytest.mark.usefixtures("one_torch_thread")``): one thread is as fast, and it stays fast on
+    a CPU shared with other jobs (two spinning threads on an oversubscribed CPU are 10-30×
+    slower)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def records():
+    """``records(out, kind="train")``: the records of that kind in a run folder's
+    ``metrics.jsonl``, read here with json, independently of fastpix's own reader."""
+
+    def read(out, kind: str = "train") -> list[dict]:
+        lines = (out / "metrics.jsonl").read_text().splitlines()
+        return [r for r in map(json.loads, lines) if r["kind"] == kind]
+
+    return read

@@ -36,14 +36,7 @@ from fastpix.labels import get_label_set, label_set_to_dict
 TRAINID = get_label_set("trainid")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """The networks here are small: one thread is as fast, and it stays fast on a CPU shared
-    with other jobs (two spinning threads on an oversubscribed CPU are 10-30× slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py
 
 
 def settle_batch_norm(model: torch.nn.Module, shape, steps: int = 3) -> torch.nn.Module:

@@ -36,13 +36,7 @@ HEIGHT, WIDTH = 32, 64
 TRAINID = get_label_set("trainid")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Small networks: one thread is as fast, and stays fast on a CPU shared with other jobs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -23,14 +23,7 @@ SIZE = (64, 64)  # training size of the test network (H, W)
 MEAN, STD = (0.45, 0.5, 0.55), (0.2, 0.25, 0.3)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """The networks here are small: one thread is as fast, and it stays fast on a CPU shared
-    with other jobs (two spinning threads on an oversubscribed CPU are 10-30× slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py
 
 
 @pytest.fixture(scope="module")

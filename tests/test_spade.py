@@ -33,14 +33,7 @@ from fastpix.train.spade_losses import (
     training_step,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Small networks: one thread is as fast, and stays fast on a CPU shared with other jobs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py
 
 
 # --------------------------------------------------------------------------------------------

@@ -33,14 +33,7 @@ trt_rtx = pytest.importorskip("tensorrt_rtx")
 TRAINID = get_label_set("trainid")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """The networks here are small: one thread is as fast, and it stays fast on a CPU shared
-    with other jobs (two spinning threads on an oversubscribed CPU are 10-30× slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ networks on 64×64 synthetic scenes."""
 from __future__ import annotations
 
 import copy
-import json
 
 import numpy as np
 import pytest
@@ -59,11 +58,6 @@ def tiny(data, out, **overrides) -> Pix2PixConfig:
     return Pix2PixConfig(**settings)
 
 
-def records(out, kind="train"):
-    lines = (out / "metrics.jsonl").read_text().splitlines()
-    return [r for r in map(json.loads, lines) if r["kind"] == kind]
-
-
 def test_one_step_matches_the_reference_step(data, tmp_path):
     config = tiny(data, tmp_path / "ref", generator_options={"ngf": 4}, lr=1e-3)
     trainer = Pix2PixTrainer(config)
@@ -104,7 +98,7 @@ def test_one_step_matches_the_reference_step(data, tmp_path):
     assert all(p.requires_grad for p in trainer.nets["D"][2].parameters())
 
 
-def test_generator_learns_and_logs_both_networks(data, tmp_path):
+def test_generator_learns_and_logs_both_networks(data, tmp_path, records):
     out = tmp_path / "learn"
     summary = ft.train(tiny(data, out, epochs=7, lr=2e-3))
     train = records(out)
@@ -122,7 +116,7 @@ def test_generator_learns_and_logs_both_networks(data, tmp_path):
     assert ckpt["inference_mode"] == "paper"
 
 
-def test_cgan_seed001_configuration(data, tmp_path):
+def test_cgan_seed001_configuration(data, tmp_path, records):
     out = tmp_path / "cgan"
     config = tiny(
         data, out, generator="cgan_g", generator_options={"ngf": 4}, discriminator="cgan_d",
@@ -136,7 +130,7 @@ def test_cgan_seed001_configuration(data, tmp_path):
     assert (models["G"]["name"], models["D"]["name"]) == ("cgan_g", "cgan_d")
 
 
-def test_label_to_photo_without_segmenter_keeps_the_best_l1(data, tmp_path):
+def test_label_to_photo_without_segmenter_keeps_the_best_l1(data, tmp_path, records):
     out = tmp_path / "btoa"
     summary = ft.train(tiny(data, out, direction="BtoA", epochs=2))
     val = records(out, "val")

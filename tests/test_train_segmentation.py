@@ -44,12 +44,7 @@ def tiny(data, out, **overrides) -> SegmentationConfig:
     return SegmentationConfig(**settings)
 
 
-def records(out, kind):
-    lines = (out / "metrics.jsonl").read_text().splitlines()
-    return [r for r in map(json.loads, lines) if r["kind"] == kind]
-
-
-def test_loss_decreases_and_best_checkpoint_follows_miou(data, tmp_path):
+def test_loss_decreases_and_best_checkpoint_follows_miou(data, tmp_path, records):
     out = tmp_path / "run"
     summary = ft.train(tiny(data, out, epochs=8))
     losses = [r["loss"] for r in records(out, "train")]
@@ -87,7 +82,7 @@ def test_checkpoint_format_for_export(data, tmp_path):
     assert ckpt["fastpix_version"] and ckpt["config"]["task"] == "segmentation"
 
 
-def test_binary_road_training(data, tmp_path):
+def test_binary_road_training(data, tmp_path, records):
     out = tmp_path / "road"
     summary = ft.train(tiny(data, out, label_set="road", binary=True, epochs=3))
     ckpt = load_checkpoint(out / "checkpoints" / "last.pt")
@@ -117,7 +112,7 @@ def test_segmentation_loss_against_hand_computation():
     torch.testing.assert_close(total, manual * valid.sum())
 
 
-def test_class_weights_count_the_train_split(data, tmp_path):
+def test_class_weights_count_the_train_split(data, tmp_path, records):
     from fastpix.data import SegmentationDataset
 
     masks = [np.asarray(mask) for _, mask in SegmentationDataset(data, "train")]
@@ -213,7 +208,7 @@ def _state(trainer):
     return {k: v.clone() for k, v in model.state_dict().items()}
 
 
-def test_nan_guard_skips_the_update_and_reports_the_step(data, tmp_path):
+def test_nan_guard_skips_the_update_and_reports_the_step(data, tmp_path, records):
     trainer = SegmentationTrainer(tiny(data, tmp_path / "nan", epochs=2))
     trainer.train_batches = _PoisonedBatches(trainer.train_batches, [3])
     seen = {}
@@ -299,7 +294,7 @@ def test_cli_help_and_errors(data, tmp_path, capsys):
     assert exit_info.value.code == 2
 
 
-def test_cli_trains_evaluates_and_refuses_foreign_files(data, tmp_path, capsys):
+def test_cli_trains_evaluates_and_refuses_foreign_files(data, tmp_path, capsys, records):
     out = tmp_path / "cli"
     argv = ["train", "segmentation", "--data", str(data), "--out", str(out), "--size", "32",
             "--option", "base_channels=4", "--batch-size", "4", "--epochs", "1", "--threads",

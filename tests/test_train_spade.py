@@ -32,13 +32,7 @@ VAL_SCENES = (8, 9)
 LABELS = get_label_set("trainid")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny networks: one thread is as fast, and stays fast on a CPU shared with other jobs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py
 
 
 @pytest.fixture(scope="module")
@@ -74,11 +68,6 @@ def tiny(data, out, **overrides) -> SpadeConfig:
     )  # fmt: skip
     settings.update(overrides)
     return SpadeConfig(**settings)
-
-
-def records(out, kind="train"):
-    lines = (out / "metrics.jsonl").read_text().splitlines()
-    return [r for r in map(json.loads, lines) if r["kind"] == kind]
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +160,7 @@ def test_non_finite_loss_skips_the_update(data, tmp_path):
         assert torch.equal(value, before[name]), name  # weights and spectral-norm vectors
 
 
-def test_vgg_weights_add_the_perceptual_term(data, tmp_path, capsys):
+def test_vgg_weights_add_the_perceptual_term(data, tmp_path, capsys, records):
     from fastpix.models.vgg import VGG19Features
 
     torch.manual_seed(0)
@@ -195,7 +184,7 @@ def test_vgg_weights_add_the_perceptual_term(data, tmp_path, capsys):
 # --------------------------------------------------------------------------------------------
 
 
-def test_short_run_lowers_the_discriminator_and_generator_losses(trained):
+def test_short_run_lowers_the_discriminator_and_generator_losses(trained, records):
     train = records(trained["out"])
     assert [r["step"] for r in train] == list(range(1, 49))
     for r in train:
@@ -223,7 +212,7 @@ def test_short_run_lowers_the_discriminator_and_generator_losses(trained):
     D.train()
 
 
-def test_resumed_run_reproduces_the_uninterrupted_run(data, tmp_path):
+def test_resumed_run_reproduces_the_uninterrupted_run(data, tmp_path, records):
     # 8 training pairs in batches of 4: 2 steps per epoch, 4 in all; stop inside epoch 1.
     whole, parts = tmp_path / "whole", tmp_path / "parts"
     ft.train(tiny(data, whole, epochs=2))
