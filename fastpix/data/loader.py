@@ -395,7 +395,7 @@ class PairLoader:
         config = self.plan.jitter
         if config.crop_size is None and not config.flip:
             return Jitter(0, 0, False)  # nothing random: skip seeding a generator per pair
-        return sample_jitter(self.plan.jitter, self.plan.resized, pair_rng(self.seed, epoch, index))
+        return sample_jitter(config, self.plan.resized, pair_rng(self.seed, epoch, index))
 
     def load_batch(self, indices: Sequence[int], epoch: int = 0):
         """The batch of pairs ``indices`` in ``epoch`` as ``(photo, target)`` on the loader's
