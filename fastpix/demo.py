@@ -273,7 +273,7 @@ def _train(
 ) -> dict[str, Any]:
     from fastpix.train import run_preset
 
-    return run_preset(preset, out=str(out), **common, **overrides)
+    return run_preset(preset, out=str(out), **{**common, **overrides})  # overrides win
 
 
 def _chosen_checkpoint(summary: dict[str, Any]) -> str:

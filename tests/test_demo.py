@@ -41,7 +41,10 @@ def quick_demo(tmp_path_factory) -> tuple[Path, dict, str]:
     pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")
     out = tmp_path_factory.mktemp("demo")
-    result = run_demo(out, quick=True, log=lambda message: None)
+    # A preset field given both ways (threads): the segmenter's override wins over --threads.
+    result = run_demo(
+        out, quick=True, threads=2, segmenter_overrides={"threads": 1}, log=lambda message: None
+    )
     return out, result, (out / "report.md").read_text()
 
 
@@ -101,6 +104,12 @@ def test_report_figures_equal_the_json(quick_demo):
         present = [v for v in test["iou"] if v is not None]
         assert test["miou"] == pytest.approx(sum(present) / len(present))
         assert (out / saved[run]["checkpoint"]).is_file()
+
+
+def test_segmenter_override_wins_over_the_common_threads(quick_demo):
+    out, _, _ = quick_demo
+    assert json.loads((out / "segmenter" / "config.json").read_text())["threads"] == 1
+    assert json.loads((out / "pix2pix" / "config.json").read_text())["threads"] == 2
 
 
 def test_bad_flags_exit_2_with_a_clear_message(tmp_path, capsys):
