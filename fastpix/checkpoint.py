@@ -81,6 +81,11 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+# torch.save writes a zip archive (PyTorch >= 1.6) or, with the legacy serializer, a pickle
+# (protocol 2+ opcode PROTO, 0x80).
+TORCH_SAVE_HEADERS = (b"PK\x03\x04", b"\x80")
+
+
 def read_state_file(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Any:
     """``torch.load(weights_only=True)`` with errors that name the file and the problem."""
     path = Path(path)
@@ -88,6 +93,13 @@ def read_state_file(path: str | os.PathLike, map_location: str | torch.device = 
         raise FileNotFoundError(f"{path}: checkpoint file not found")
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path}: file is empty (an interrupted copy?)")
+    with path.open("rb") as f:
+        head = f.read(4)
+    if not head.startswith(TORCH_SAVE_HEADERS):
+        raise CheckpointError(
+            f"{path}: not a torch checkpoint: expected a file written by torch.save (a zip "
+            f"archive, or a legacy pickle), found bytes {head!r} at the start"
+        )
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:

@@ -145,6 +145,10 @@ def test_resume_refuses_changes_and_foreign_files(data, tmp_path):
     damaged.write_bytes((out / "checkpoints" / "last.pt").read_bytes()[:2000])
     with pytest.raises(CheckpointError, match="damaged.pt: not a readable torch checkpoint"):
         ft.resume(damaged)
+    foreign = tmp_path / "notes.pt"
+    foreign.write_text("not a checkpoint")
+    with pytest.raises(CheckpointError, match=r"notes.pt: not a torch checkpoint: .*b'not '"):
+        ft.resume(foreign)
     # Longer training is allowed: the run continues from step 2 to step 4.
     assert ft.resume(out, epochs=2)["step"] == 4
 
