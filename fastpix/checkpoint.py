@@ -86,6 +86,17 @@ def _fsync_dir(folder: Path) -> None:
 TORCH_SAVE_HEADERS = (b"PK\x03\x04", b"\x80")
 
 
+def check_torch_save_header(path: str | os.PathLike) -> None:
+    """Raise CheckpointError naming ``path`` when its first bytes are not torch.save's."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if not head.startswith(TORCH_SAVE_HEADERS):
+        raise CheckpointError(
+            f"{os.fspath(path)}: not a torch checkpoint: expected a file written by torch.save "
+            f"(a zip archive, or a legacy pickle), found bytes {head!r} at the start"
+        )
+
+
 def read_state_file(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Any:
     """``torch.load(weights_only=True)`` with errors that name the file and the problem."""
     path = Path(path)
@@ -93,13 +104,7 @@ def read_state_file(path: str | os.PathLike, map_location: str | torch.device = 
         raise FileNotFoundError(f"{path}: checkpoint file not found")
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path}: file is empty (an interrupted copy?)")
-    with path.open("rb") as f:
-        head = f.read(4)
-    if not head.startswith(TORCH_SAVE_HEADERS):
-        raise CheckpointError(
-            f"{path}: not a torch checkpoint: expected a file written by torch.save (a zip "
-            f"archive, or a legacy pickle), found bytes {head!r} at the start"
-        )
+    check_torch_save_header(path)
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:

@@ -239,8 +239,13 @@ def test_file_errors(tmp_path):
         compat.load_generator(tmp_path / "missing.pth")
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"\x00 definitely not a zip or pickle")
-    with pytest.raises(ValueError, match="junk.pth is not a PyTorch checkpoint"):
+    with pytest.raises(ValueError, match=r"junk.pth: not a torch checkpoint: .*b'\\x00 de'"):
         compat.load_generator(junk)
+    truncated = tmp_path / "truncated.pth"
+    torch.save({"w": torch.zeros(1000)}, truncated)
+    truncated.write_bytes(truncated.read_bytes()[:600])
+    with pytest.raises(ValueError, match="truncated.pth is not a PyTorch checkpoint readable"):
+        compat.load_generator(truncated)
     nested = tmp_path / "trainer.pth"
     torch.save({"epoch": torch.tensor(3), "netG": {"w": torch.zeros(1)}}, nested)
     with pytest.raises(ValueError, match=r"nests dicts under \['netG'\]"):

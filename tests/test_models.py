@@ -473,7 +473,7 @@ def test_pretrained_backbone_errors(tmp_path):
         load_torchvision_weights(backbone, tmp_path / "nope.pth")
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="junk.pth is not a PyTorch checkpoint"):
+    with pytest.raises(ValueError, match="junk.pth: not a torch checkpoint: expected a file"):
         load_torchvision_weights(backbone, junk)
     state = _random_torchvision_state()
     del state["layer3.2.bn2.running_var"]

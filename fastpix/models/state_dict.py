@@ -13,6 +13,8 @@ from typing import Union
 import torch
 from torch import nn
 
+from fastpix.checkpoint import check_torch_save_header
+
 StateDictSource = Union[str, "os.PathLike[str]", Mapping[str, torch.Tensor]]
 # What DataParallel / DistributedDataParallel and torch.compile put before saved keys.
 WRAPPER_PREFIXES = ("module.", "_orig_mod.")
@@ -32,6 +34,7 @@ def read_state_dict(source: StateDictSource, what: str) -> tuple[dict[str, torch
         name = os.fspath(source)
         if not os.path.isfile(name):
             raise FileNotFoundError(f"{what} checkpoint not found: {name}")
+        check_torch_save_header(name)
         try:
             state = torch.load(name, map_location="cpu", weights_only=True)
         except Exception as exc:
