@@ -87,10 +87,11 @@ def measure_demo(
 def run(args: argparse.Namespace) -> list[dict]:
     """``fastpix bench demo``: one demo measurement appended to ``<args.out>/demo_miou.*``."""
     overrides = parse_overrides(getattr(args, "set", None) or [])
+    env = environment("cpu")  # the revision and versions the run started from (it takes minutes)
     row = measure_demo(
         bool(args.quick), overrides, getattr(args, "scenes", None), getattr(args, "keep", None)
     )
-    path = write_rows("demo_miou", [row], environment("cpu"), args.out)
+    path = write_rows("demo_miou", [row], env, args.out)
     print(markdown_table([row], COLUMNS))
     print(f"results appended to {path}")
     return [row]

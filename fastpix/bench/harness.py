@@ -123,16 +123,24 @@ def peak_memory_mib(device: torch.device | str) -> float | None:
     return torch.cuda.max_memory_allocated(device) / 2**20
 
 
-def _git_revision() -> str:
+def _git_revision(checkout: str | os.PathLike | None = None) -> str:
+    """Short HEAD revision of ``checkout`` (default: fastpix's own), with ``-dirty`` when
+    tracked files outside benchmarks/results (where rows are appended) differ from it: a row
+    must name the code that produced it."""
     try:
-        out = subprocess.run(
+        here = Path(checkout) if checkout is not None else Path(__file__).resolve().parent
+        head = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            cwd=Path(__file__).resolve().parent,
-        )
-        return out.stdout.strip() or "unknown"
+            capture_output=True, text=True, timeout=5, cwd=here,
+        ).stdout.strip()  # fmt: skip
+        if not head:
+            return "unknown"
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ":/",
+             ":(exclude,top)benchmarks/results"],
+            capture_output=True, text=True, timeout=5, cwd=here,
+        ).stdout.strip()  # fmt: skip
+        return f"{head}-dirty" if changed else head
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 
