@@ -27,17 +27,21 @@ DEMO_TEST_SEEDS = (220, 50)  # first seed and count of `fastpix demo`'s test spl
 
 
 def expected_confusion(
-    fine_labels: np.ndarray, labels: np.ndarray, supersample: int, num_classes: int
+    fine_labels: np.ndarray,
+    labels: np.ndarray,
+    supersample: int,
+    num_classes: int,
+    ignore_index: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Expected true positives, false positives and false negatives per class of the
-    majority-of-block oracle on one scene (void label pixels are not scored)."""
+    majority-of-block oracle on one scene (``ignore_index`` label pixels are not scored)."""
     h, w = labels.shape
     s = supersample
     blocks = fine_labels.reshape(h, s, w, s).transpose(0, 2, 1, 3).reshape(h, w, s * s)
     counts = np.stack([(blocks == c).sum(-1) for c in range(num_classes)], -1)
     share = counts / (s * s)  # P(label pixel == c | its block)
     predicted = counts.argmax(-1)  # lowest class on ties
-    scored = labels != 255
+    scored = labels != ignore_index
     tp, fp, fn = np.zeros((3, num_classes))
     for c in range(num_classes):
         chosen = (predicted == c) & scored
@@ -59,7 +63,11 @@ def main() -> None:
     for seed in range(args.first_seed, args.first_seed + args.scenes):
         scene = render_scene(seed, args.size, args.size, args.supersample)
         total += expected_confusion(
-            scene.fine_labels, scene.labels, args.supersample, label_set.num_classes
+            scene.fine_labels,
+            scene.labels,
+            args.supersample,
+            label_set.num_classes,
+            label_set.ignore_index,
         )
     tp, fp, fn = total
     present = (tp + fn) > 0
