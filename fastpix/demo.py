@@ -69,7 +69,7 @@ class DemoPlan:
             raise ValueError(f"--test-scenes must be >= 1, got {self.test_scenes}")
 
 
-# The full demo: about 7 minutes of 2 idle cores (the 900-step U-Net, see preset "demo").
+# The full demo: about 7 minutes of 2 idle cores (the 2250-step U-Net, see preset "demo").
 FULL = DemoPlan(scenes=220, test_scenes=50, size=128)
 # A smoke run of every stage at toy sizes: the segmenter at 32×32, one optimizer step each.
 QUICK = DemoPlan(
