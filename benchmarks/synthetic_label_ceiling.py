@@ -58,6 +58,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--supersample", type=int, default=2)
     args = parser.parse_args()
+    env = environment("cpu")  # the revision the run started from
     label_set = get_label_set("trainid")
     total = np.zeros((3, label_set.num_classes))
     for seed in range(args.first_seed, args.first_seed + args.scenes):
@@ -83,7 +84,7 @@ def main() -> None:
         "miou_ceiling": miou,
         **{f"iou_{n.replace(' ', '_')}": float(v) for n, v in zip(label_set.names, iou)},
     }
-    path = write_rows("synthetic_label_ceiling", [row], environment("cpu"))
+    path = write_rows("synthetic_label_ceiling", [row], env)
     print(f"mIoU ceiling {miou:.4f}; appended to {path}")
 
 

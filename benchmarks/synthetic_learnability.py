@@ -111,6 +111,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
+    env = environment("cpu")  # the revision the run started from
     label_set = get_label_set("trainid")
 
     t0 = time.perf_counter()
@@ -166,7 +167,7 @@ def main() -> None:
         "pixel_acc": scores["pixel_acc"],
         **{f"iou_{n.replace(' ', '_')}": v for n, v in zip(label_set.names, scores["iou"])},
     }
-    path = write_rows("synthetic_learnability", [row], environment("cpu"))
+    path = write_rows("synthetic_learnability", [row], env)
     print(f"mIoU {scores['miou']:.4f} after {step} steps; results appended to {path}")
 
 

@@ -37,6 +37,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="fewer scenes")
     args = parser.parse_args()
+    env = environment("cpu")  # the revision the run started from
     n = 40 if args.quick else args.n
     rows = []
     for size, supersample in ((128, 1), (128, 2), (256, 1), (256, 2), (512, 2)):
@@ -82,7 +83,7 @@ def main() -> None:
                 "load_avg": os.getloadavg()[0],
             }
         )
-    write_rows("synthetic_speed", rows, environment("cpu"))
+    write_rows("synthetic_speed", rows, env)
     columns = ["what", "size", "supersample", "workers", "scenes", "seconds", "ms_per_scene",
                "cpu_ms_per_scene", "load_avg"]  # fmt: skip
     print(markdown_table(rows, columns))

@@ -1,7 +1,9 @@
-"""The benchmark harness: the revision a result row names."""
+"""The benchmark harness: the revision a result row names, and when a benchmark takes it."""
 
 from __future__ import annotations
 
+import argparse
+import importlib
 import shutil
 import subprocess
 
@@ -9,7 +11,7 @@ import pytest
 
 from fastpix.bench.harness import _git_revision
 
-pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 
 
 def _git(repo, *args: str) -> str:
@@ -19,6 +21,7 @@ def _git(repo, *args: str) -> str:
     ).stdout.strip()  # fmt: skip
 
 
+@needs_git
 def test_revision_is_marked_dirty_by_code_changes_only(tmp_path):
     (tmp_path / "benchmarks" / "results").mkdir(parents=True)
     (tmp_path / "code.py").write_text("x = 1\n")
@@ -37,5 +40,42 @@ def test_revision_is_marked_dirty_by_code_changes_only(tmp_path):
     assert _git_revision(tmp_path / "benchmarks") == f"{head}-dirty"
 
 
+@needs_git
 def test_revision_outside_a_checkout_is_unknown(tmp_path):
     assert _git_revision(tmp_path) == "unknown"
+
+
+class _Stopped(Exception):
+    """Raised by the stand-in timer: these tests need the order of calls, not a measurement."""
+
+
+@pytest.mark.parametrize(
+    "benchmark, timer",
+    [("kernels", "measure"), ("loader", "interleaved"), ("infer", "measure"),
+     ("models", "measure"), ("pipeline", "measure"), ("train", "interleaved"),
+     ("demo", "measure_demo")],
+)  # fmt: skip
+def test_a_benchmark_takes_its_environment_before_it_measures(
+    benchmark, timer, monkeypatch, tmp_path
+):
+    # A row names the revision its run started from: a commit made during a long run must not
+    # be credited with the run's figures.
+    module = importlib.import_module(f"fastpix.bench.{benchmark}")
+    calls = []
+
+    def environment(device="cpu"):
+        calls.append("environment")
+        return {}
+
+    def timer_stand_in(*args, **kwargs):
+        calls.append("measure")
+        raise _Stopped
+
+    monkeypatch.setattr(module, "environment", environment)
+    monkeypatch.setattr(module, timer, timer_stand_in)
+    args = argparse.Namespace(
+        device="cpu", quick=True, out=str(tmp_path), set=[], scenes=None, keep=None
+    )
+    with pytest.raises(_Stopped):
+        module.run(args)
+    assert calls == ["environment", "measure"]

@@ -155,7 +155,9 @@ def _optional_version(module: str) -> str | None:
 
 def environment(device: torch.device | str = "cpu") -> dict:
     """What a result was measured on: date, revision, device, library versions (torch,
-    CUDA, Triton, TensorRT, onnxruntime; None where absent) and the machine's load."""
+    CUDA, Triton, TensorRT, onnxruntime; None where absent) and the machine's load. Take it
+    as a run starts: the row then names the code the run started from (a commit made during a
+    long run is not credited with it) and the load of other processes before the run's own."""
     from fastpix._version import __version__
 
     device = torch.device(device)

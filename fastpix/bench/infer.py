@@ -102,6 +102,7 @@ def run(args: argparse.Namespace) -> list[dict]:
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if _threads():
         torch.set_num_threads(_threads())
+    env = environment(device)  # the revision the run started from
     warmup, repeats = (1, 3) if args.quick else (3, 10) if device.type == "cuda" else (1, 5)
     sizes = SIZES[:1] if args.quick else SIZES
     rows: list[dict] = []
@@ -121,7 +122,7 @@ def run(args: argparse.Namespace) -> list[dict]:
                     shape = {"model": name, "size": f"{size[0]}x{size[1]}", "batch": batch}
                     found = _measure_shape(shaped, x, device, warmup, repeats, shape)
                     rows += [{**row, **common} for row in found]
-    path = write_rows("infer", rows, environment(device), args.out)
+    path = write_rows("infer", rows, env, args.out)
     print(markdown_table(rows, COLUMNS))
     print(f"results appended to {path}")
     return rows

@@ -222,11 +222,11 @@ def _with_compile(module: nn.Module, inputs: list[torch.Tensor], s: Settings) ->
     return providers
 
 
-def _finish(rows: list[dict], s: Settings, out: str) -> list[dict]:
+def _finish(rows: list[dict], s: Settings, env: dict, out: str) -> list[dict]:
     rows = [memory_copy_row(s), *rows]
     for row in rows:
         row["pct_of_copy"] = 100.0 * row["gbps"] / rows[0]["gbps"]
-    path = write_rows("kernels", rows, environment(s.device), out)
+    path = write_rows("kernels", rows, env, out)
     print(markdown_table(rows, COLUMNS))
     if s.device.type != "cuda":
         print("note: the Triton kernels are GPU-only; on the CPU fastpix runs its torch reference")
@@ -427,8 +427,9 @@ def run(args: argparse.Namespace, cases: tuple[str, ...] = tuple(CASES)) -> list
     """``fastpix bench kernels``: the given cases (all by default), rows appended to
     ``<args.out>/kernels.jsonl`` and ``.csv``."""
     s = settings_from(args)
+    env = environment(s.device)  # the revision the run started from
     print("\n".join(markdown_table([], COLUMNS).splitlines()[:2]), flush=True)
     rows: list[dict] = []
     for case in cases:
         rows += CASES[case](s)
-    return _finish(rows, s, args.out)
+    return _finish(rows, s, env, args.out)

@@ -89,6 +89,7 @@ def run(args: argparse.Namespace) -> list[dict]:
     from fastpix.data import PairLoader
 
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    env = environment(device)  # the revision the run started from
     count = 64 if args.quick else 256
     rounds = 3 if args.quick else 7
     rows = []
@@ -117,7 +118,7 @@ def run(args: argparse.Namespace) -> list[dict]:
                 row["hardware_decoder"] = gpu._decoder.has_hardware_decoder
                 rows.append(row)
     _add_ratios(rows)
-    write_rows("loader", rows, environment(device), args.out)
+    write_rows("loader", rows, env, args.out)
     print(markdown_table(rows, ["config", "provider", "threads", "pairs_per_s",
                                 "pairs_per_s_median", "vs_pil", "vs_floor"]))  # fmt: skip
     return rows

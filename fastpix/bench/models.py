@@ -45,6 +45,7 @@ def count_flops(name: str, options: dict, shape: tuple[int, ...]) -> float:
 
 def run(args: argparse.Namespace) -> list[dict]:
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    env = environment(device)  # the revision the run started from
     repeats, warmup = (3, 1) if args.quick else (10, 3)
     rows: list[dict] = []
     print("\n".join(markdown_table([], COLUMNS).splitlines()[:2]), flush=True)
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> list[dict]:
                 }
             )
             print(markdown_table(rows[-1:], COLUMNS).splitlines()[-1], flush=True)
-    path = write_rows("models", rows, environment(device), args.out)
+    path = write_rows("models", rows, env, args.out)
     print(markdown_table(rows, COLUMNS))
     print(f"results appended to {path}")
     return rows

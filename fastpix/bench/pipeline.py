@@ -195,9 +195,10 @@ def run(args: argparse.Namespace) -> list[dict]:
     """Run the cases of the device; rows appended to ``<args.out>/pipeline.jsonl`` / ``.csv``."""
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     cases = CUDA_CASES if device.type == "cuda" else CPU_CASES
+    env = environment(device)  # the revision the run started from
     print("\n".join(markdown_table([], COLUMNS).splitlines()[:2]), flush=True)
     rows = [row for case in cases for row in run_case(case, device, bool(args.quick))]
-    path = write_rows("pipeline", rows, environment(device), args.out)
+    path = write_rows("pipeline", rows, env, args.out)
     print(markdown_table(rows, COLUMNS))
     print(f"results appended to {path}")
     return rows

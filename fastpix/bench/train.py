@@ -270,6 +270,7 @@ def run(args: argparse.Namespace) -> list[dict]:
     if os.environ.get("FASTPIX_BENCH_THREADS"):  # the same knob as fastpix bench infer
         torch.set_num_threads(int(os.environ["FASTPIX_BENCH_THREADS"]))
     s = setting_for(device, bool(args.quick))
+    env = environment(device)  # the revision the run started from
     if device.type != "cuda":
         print("note: CPU run: networks at ngf = ndf = "
               f"{s.width}; the Triton kernels, AMP and channels_last are CUDA-only, so fastpix "
@@ -283,7 +284,7 @@ def run(args: argparse.Namespace) -> list[dict]:
         write_synthetic(scenes, n=SEGMENTATION_SCENES, size=SEGMENTATION_SIZE, workers=1, **common)
         rows = pix2pix_rows(pairs, work, s, device)
         rows += segmentation_rows(scenes, work, s, device)
-    path = write_rows("train", rows, environment(device), args.out)
+    path = write_rows("train", rows, env, args.out)
     print(markdown_table(rows, COLUMNS))
     print(f"results appended to {path}")
     return rows
