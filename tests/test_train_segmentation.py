@@ -44,6 +44,13 @@ def tiny(data, out, **overrides) -> SegmentationConfig:
     return SegmentationConfig(**settings)
 
 
+def test_steps_beyond_the_epochs_stop_at_the_epochs_and_say_so(data, tmp_path, capsys):
+    # 8 training scenes in batches of 4: 2 steps per epoch, so 1 epoch caps steps=5 at 2.
+    summary = ft.train(tiny(data, tmp_path / "run", epochs=1, steps=5, val_split=None))
+    assert summary["step"] == 2
+    assert "steps 5 is more than epochs × steps per epoch = 1 × 2 = 2" in capsys.readouterr().out
+
+
 def test_loss_decreases_and_best_checkpoint_follows_miou(data, tmp_path, records):
     out = tmp_path / "run"
     summary = ft.train(tiny(data, out, epochs=8))

@@ -84,6 +84,12 @@ class Trainer:
         self.steps_per_epoch = len(self.train_batches)
         epochs_steps = config.epochs * self.steps_per_epoch
         self.total_steps = min(config.steps, epochs_steps) if config.steps else epochs_steps
+        if config.steps and config.steps > epochs_steps:
+            self.log.message(
+                f"steps {config.steps} is more than epochs × steps per epoch = {config.epochs} × "
+                f"{self.steps_per_epoch} = {epochs_steps}: training stops at step "
+                f"{epochs_steps} (raise epochs to train longer)"
+            )
         factor = lr_factor(config, self.steps_per_epoch, self.total_steps)
         self.schedulers = {k: make_scheduler(o, factor) for k, o in self.optimizers.items()}
         self.scalers = {k: self.runtime.grad_scaler() for k in self.optimizers}
