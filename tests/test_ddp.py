@@ -5,7 +5,7 @@ Checked against what is well defined: both ranks end with identical parameters; 
 all-reduced validation scores equal a single-process evaluation of the saved weights; only
 rank 0 writes the run folder (one record per step); the pix2pix loop (two D passes per step,
 D without DDP in the G step) and the SPADE loop (the same, with spectral norm) run under DDP
-too.
+too; with a time budget, every rank stops at the step rank 0 chose.
 """
 
 from __future__ import annotations
@@ -55,6 +55,14 @@ WORKER = textwrap.dedent(
     params = {f"{key}.{name}": value for key, (_, _, net) in trainer.nets.items()
               for name, value in unwrap(net).named_parameters()}
     torch.save({"params": params}, f"{out}/spade_rank{rank}.pt")
+    import fastpix.train.trainer as trainer_module  # a time budget, rank 1 timed twice as fast
+    trainer = ft.trainer_class("segmentation")(SegmentationConfig(
+        out=out + "/budget", size=32, model="unet", model_options={"base_channels": 4},
+        epochs=100, val_split=None, time_budget=20.0, **common))
+    trainer_module.clock = lambda: (0.5 if rank == "0" else 0.25) * trainer.step
+    summary = trainer.fit()
+    torch.save({"step": summary["step"], "budget": summary["budget"]},
+               f"{out}/budget_rank{rank}.pt")
     trainer.close()
     """
 )
@@ -135,3 +143,13 @@ def test_only_rank_zero_writes_the_run(ddp_run):
     checkpoint = torch.load(out / "seg" / "checkpoints" / "last.pt", weights_only=True)
     assert checkpoint["world_size"] == 2 and len(checkpoint["rng"]) == 2
     assert not torch.equal(checkpoint["rng"][0]["torch"], checkpoint["rng"][1]["torch"])
+
+
+def test_a_time_budget_ends_every_rank_at_rank_zeros_step(ddp_run):
+    # Rank 0 times 2 steps/s (40 steps in the 20 s budget), rank 1 4 steps/s (80 steps): both
+    # must take rank 0's decision, or the all-reduces of their last steps would never pair up.
+    out, _ = ddp_run
+    ranks = [torch.load(out / f"budget_rank{r}.pt", weights_only=True) for r in (0, 1)]
+    assert [r["step"] for r in ranks] == [40, 40]
+    assert ranks[0]["budget"] == ranks[1]["budget"]
+    assert ranks[0]["budget"]["steps_per_s"] == 2.0

@@ -51,6 +51,67 @@ def test_steps_beyond_the_epochs_stop_at_the_epochs_and_say_so(data, tmp_path, c
     assert "steps 5 is more than epochs × steps per epoch = 1 × 2 = 2" in capsys.readouterr().out
 
 
+def test_time_budget_chooses_the_step_count_from_the_measured_speed(
+    data, tmp_path, monkeypatch, records, capsys
+):
+    # A stand-in clock: every step takes 0.5 s. Steps 6-25 are timed (2 steps/s); 12.5 s of
+    # the 20 s budget are gone by then, so the remaining 7.5 s buy 15 steps: 40 in all.
+    import fastpix.train.trainer as trainer_module
+
+    out = tmp_path / "run"
+    config = tiny(data, out, epochs=100, val_split=None, lr_policy="cosine", time_budget=20.0,
+                  checkpoint_every=10)  # fmt: skip
+    trainer = SegmentationTrainer(config)
+    monkeypatch.setattr(trainer_module, "clock", lambda: 0.5 * trainer.step)
+    summary = trainer.fit()
+    assert summary["step"] == 40 and summary["finished"]
+    assert summary["budget"] == {"seconds": 20.0, "steps": 40, "steps_per_s": 2.0,
+                                 "timed": [5, 25]}  # fmt: skip
+    assert "time budget 20 s: 2 steps/s over steps 6–25, so 40 steps" in capsys.readouterr().out
+    train = records(out, "train")
+    assert [r["step"] for r in train] == list(range(1, 41))
+    # From step 26 on, the cosine schedule runs to 0 at step 40 (the lr logged after step n
+    # is that of step n + 1).
+    for r in train[25:]:
+        assert r["lr"] == pytest.approx(1e-2 * 0.5 * (1 + math.cos(math.pi * r["step"] / 40)))
+    assert [r["steps"] for r in records(out, "budget")] == [40]
+
+    # A run resumed after the decision keeps it (no new measurement, same end).
+    resumed_out = tmp_path / "resumed"
+    first = SegmentationTrainer(tiny(data, resumed_out, epochs=100, val_split=None,
+                                     lr_policy="cosine", time_budget=20.0))  # fmt: skip
+    monkeypatch.setattr(trainer_module, "clock", lambda: 0.5 * first.step)
+    assert first.fit(until=30)["step"] == 30
+    again = SegmentationTrainer.resume(resumed_out)
+    monkeypatch.setattr(trainer_module, "clock", lambda: 100.0 * again.step)  # far slower now
+    assert again.total_steps == 40
+    assert again.fit()["step"] == 40
+    assert [r["lr"] for r in records(resumed_out, "train")] == [r["lr"] for r in train]
+
+    # The steps / epochs still cap it.
+    capped = SegmentationTrainer(tiny(data, tmp_path / "capped", epochs=100, steps=30,
+                                      val_split=None, time_budget=20.0))  # fmt: skip
+    monkeypatch.setattr(trainer_module, "clock", lambda: 0.5 * capped.step)
+    assert capped.fit()["step"] == 30
+    assert "(capped by steps / epochs at 30)" in capsys.readouterr().out
+
+
+def test_last_checkpoint_is_written_at_validations_and_every_n_steps(data, tmp_path, monkeypatch):
+    # 2 steps per epoch; validation every 3rd epoch (steps 6, 12) and after the last (14);
+    # last.pt every 4 steps (4, 8, 12) and at the validations; then once more as fit ends.
+    saved = []
+    original = SegmentationTrainer.save
+
+    def save(self, name):
+        saved.append((self.step, name))
+        return original(self, name)
+
+    monkeypatch.setattr(SegmentationTrainer, "save", save)
+    ft.train(tiny(data, tmp_path / "run", epochs=7, val_every=3, checkpoint_every=4))
+    last = [step for step, name in saved if name == "last.pt"]
+    assert last == [4, 6, 8, 12, 14, 14]
+
+
 def test_loss_decreases_and_best_checkpoint_follows_miou(data, tmp_path, records):
     out = tmp_path / "run"
     summary = ft.train(tiny(data, out, epochs=8))
@@ -287,13 +348,19 @@ def test_cli_help_and_errors(data, tmp_path, capsys):
     assert "expected KEY=VALUE" in capsys.readouterr().err
     assert cli_main([*base, "--ce-top-k", "1.5"]) == 2
     assert "ce_top_k must be in (0, 1], got 1.5" in capsys.readouterr().err
+    assert cli_main([*base, "--time-budget", "-5"]) == 2
+    assert "time_budget must be > 0 seconds or None, got -5.0" in capsys.readouterr().err
     parser = argparse.ArgumentParser()
     add_parser(parser.add_subparsers())
     args = parser.parse_args([*base, "--preset", "demo", "--loss", "ce+dice", "--region-weight",
-                              "0.5", "--class-weights", "median_freq", "--ce-top-k", "0.3"])  # fmt: skip
+                              "0.5", "--class-weights", "median_freq", "--ce-top-k", "0.3",
+                              "--time-budget", "0"])  # fmt: skip
     config = build_config(args)
     assert (config.loss, config.region_weight, config.class_weights, config.ce_top_k) == (
         "ce+dice", 0.5, "median_freq", 0.3)  # fmt: skip
+    assert config.time_budget is None  # 0 turns a preset's budget off
+    args = parser.parse_args([*base, "--time-budget", "90"])
+    assert build_config(args).time_budget == 90.0
     assert cli_main(["train", "segmentation", "--data", str(tmp_path / "none")]) == 2
     assert "data folder not found" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:

@@ -18,6 +18,7 @@ TASKS = ("segmentation", "pix2pix", "spade")
 # flag destination -> config field, for the flags every task has
 COMMON_FIELDS = {
     "data": "data", "layout": "layout", "out": "out", "epochs": "epochs", "steps": "steps",
+    "time_budget": "time_budget",
     "batch_size": "batch_size", "lr": "lr", "lr_policy": "lr_policy", "size": "size",
     "load_size": "load_size", "label_set": "label_set", "loader": "loader", "workers": "workers",
     "device": "device", "amp": "amp", "compile": "compile", "channels_last": "channels_last",
@@ -56,6 +57,9 @@ def _common_flags() -> argparse.ArgumentParser:
     g.add_argument("--label-set", help="trainid, labelid, road or a registered label set")
     g.add_argument("--epochs", type=int, help="passes over the training split")
     g.add_argument("--steps", type=int, help="stop after this many steps")
+    g.add_argument("--time-budget", type=float, metavar="SECONDS",
+                   help="train this long: the step count is chosen from the speed of the first "
+                   "steps, within --steps / --epochs (0: off)")  # fmt: skip
     g.add_argument("--batch-size", type=int, help="batch size per process")
     g.add_argument("--lr", type=float, help="Adam learning rate")
     g.add_argument("--lr-policy", choices=["constant", "linear", "step", "cosine"])
@@ -213,6 +217,8 @@ def _flag_overrides(args: argparse.Namespace) -> dict:
     }  # fmt: skip
     if "val_split" in overrides and overrides["val_split"].lower() == "none":
         overrides["val_split"] = None
+    if overrides.get("time_budget") == 0:
+        overrides["time_budget"] = None
     return overrides
 
 
@@ -264,7 +270,7 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"fastpix train: {exc}")
         return 1
     shown = {k: summary[k] for k in ("out", "step", "epoch", "finished", "steps_per_s", "best",
-                                     "best_checkpoint", "last_checkpoint")}  # fmt: skip
+                                     "budget", "best_checkpoint", "last_checkpoint")}  # fmt: skip
     print(json.dumps(shown, indent=1, default=str))
     return 0 if summary["finished"] else 130
 

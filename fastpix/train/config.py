@@ -51,6 +51,8 @@ class TrainConfig:
     # -- schedule ------------------------------------------------------------------------------
     epochs: int = 1  # passes over the training split
     steps: int | None = None  # stop after this many optimizer steps (None: after `epochs`)
+    time_budget: float | None = None  # seconds of training: the step count is chosen from the
+    # speed measured over the first steps, within `steps` and `epochs` (None: off)
     batch_size: int = 1  # per process (per GPU under torchrun)
     lr: float = 1e-3  # Adam learning rate
     betas: tuple[float, float] = (0.9, 0.999)  # Adam betas
@@ -72,8 +74,8 @@ class TrainConfig:
     log_every: int = 10  # a train record in metrics.jsonl every N steps
     sample_every: int = 500  # a sample grid (and GIF frame) every N steps; 0: off
     num_samples: int = 4  # rows of a sample grid (fixed validation pairs)
-    checkpoint_every: int = 1000  # write checkpoints/last.pt every N steps (and each epoch end)
-    val_every: int = 1  # validate every N epochs (and at the last one)
+    checkpoint_every: int = 1000  # write checkpoints/last.pt every N steps (and at validations)
+    val_every: int = 1  # validate (and write last.pt) every N epochs and after the last step
     max_nonfinite: int = 10  # stop after this many consecutive non-finite losses
     progress: bool = True  # tqdm progress bars (rank 0)
 
@@ -96,6 +98,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.steps is not None and self.steps < 1:
             raise ValueError(f"steps must be >= 1 or None, got {self.steps}")
+        if self.time_budget is not None and not self.time_budget > 0:
+            raise ValueError(f"time_budget must be > 0 seconds or None, got {self.time_budget}")
         if self.load_size is not None and self.load_size < self.size:
             raise ValueError(f"load_size {self.load_size} is smaller than size {self.size}")
         if self.lr <= 0:

@@ -5,9 +5,11 @@ Only rank 0 writes (``RunLog(enabled=False)`` on the other ranks does nothing). 
 written atomically (temporary file, then rename), so a crash never leaves half of one:
 
 - ``metrics.jsonl``: one JSON record per line: ``{"kind": "train", "step", "epoch", losses,
-  "lr", "steps_per_s"}``, ``{"kind": "val", "step", "epoch", scores}`` and
-  ``{"kind": "nonfinite", "step", losses}``. On resume, records after the checkpoint's step
-  are dropped, so the file always tells the history of the weights in ``last.pt``.
+  "lr", "steps_per_s"}``, ``{"kind": "val", "step", "epoch", scores}``,
+  ``{"kind": "nonfinite", "step", losses}`` and, with a time budget, ``{"kind": "budget",
+  "step", "seconds", "steps", "steps_per_s", "timed"}`` (the step count it chose). On
+  resume, records after the checkpoint's step are dropped, so the file always tells the
+  history of the weights in ``last.pt``.
 - ``loss_curves.png``: training losses (and validation loss) against steps, one panel per
   network (segmenter; G and D), and the validation scores.
 - ``samples/step_XXXXXXXX.png``: rows of input | output | target for fixed validation pairs.
@@ -93,6 +95,11 @@ class RunLog:
         self._bar = tqdm(
             total=total, initial=initial, desc=description, unit="step", dynamic_ncols=True
         )
+
+    def set_bar_total(self, total: int) -> None:
+        if self._bar is not None:
+            self._bar.total = total
+            self._bar.refresh()
 
     def advance(self, postfix: dict[str, float] | None = None) -> None:
         if self._bar is None:

@@ -7,9 +7,19 @@ columns (``sample_columns``). ``Trainer`` runs the loop around them:
 - step by step through ``TrainBatches`` (epoch, position within it), the LR schedule stepped
   after every optimizer step; every ``log_every`` steps a train record, every
   ``sample_every`` steps a sample grid, every ``checkpoint_every`` steps ``last.pt``;
-- at each epoch end: validation (every ``val_every`` epochs and after the last step), the best
+- at the end of every ``val_every``-th epoch and after the last step: validation, the best
   checkpoint by the trainer's metric and ``last.pt``; the loss curves and the progress GIF
   at most once a minute and when the run ends.
+
+With a ``time_budget`` the run's length is chosen once, early: the first
+``BUDGET_UNTIMED_STEPS`` steps of ``fit`` are not timed (they pay for allocations, oneDNN
+primitives, cuDNN autotuning and kernel compilation), the next ``BUDGET_TIMED_STEPS`` give the
+speed, and the run then ends at the step where the budget (counted from the start of ``fit``)
+runs out at that speed, or earlier at ``steps`` / ``epochs``. The LR schedule is rescaled to
+that step count from the next step on (with cosine, the change in the first steps' rates is
+below 0.1 % when the budget allows over 1,000 steps). Validation, checkpoints and sample grids
+after the measurement come on top of the budget. The decision is saved in every checkpoint, so
+a resumed run keeps it; a run resumed before it measures again.
 
 A checkpoint holds everything the next step depends on (weights, optimizer, schedule and
 grad-scaler states, every rank's random states, epoch and position, the running log sums and
@@ -56,6 +66,9 @@ CONFIG_FILE = "config.json"
 PLOT_EVERY_S = 60.0  # redraw loss_curves.png at an epoch end at most this often (and at the end)
 # Fields a resumed run may change: how long and where it runs, and what it shows.
 RESUME_OVERRIDES = ("epochs", "steps", "device", "threads", "progress", "workers", "loader")
+BUDGET_UNTIMED_STEPS = 5
+BUDGET_TIMED_STEPS = 20
+clock = time.perf_counter  # what the time budget is measured with (a stand-in in tests)
 
 
 class Trainer:
@@ -83,21 +96,26 @@ class Trainer:
             torch.manual_seed(config.seed + self.runtime.rank)
         self.steps_per_epoch = len(self.train_batches)
         epochs_steps = config.epochs * self.steps_per_epoch
-        self.total_steps = min(config.steps, epochs_steps) if config.steps else epochs_steps
+        self.step_cap = min(config.steps, epochs_steps) if config.steps else epochs_steps
+        self.total_steps = self.step_cap
         if config.steps and config.steps > epochs_steps:
             self.log.message(
                 f"steps {config.steps} is more than epochs × steps per epoch = {config.epochs} × "
                 f"{self.steps_per_epoch} = {epochs_steps}: training stops at step "
                 f"{epochs_steps} (raise epochs to train longer)"
             )
-        factor = lr_factor(config, self.steps_per_epoch, self.total_steps)
-        self.schedulers = {k: make_scheduler(o, factor) for k, o in self.optimizers.items()}
+        self._lr_factor = lr_factor(config, self.steps_per_epoch, self.total_steps)
+        self.schedulers = {k: make_scheduler(o, lambda step: self._lr_factor(step))
+                           for k, o in self.optimizers.items()}  # fmt: skip
         self.scalers = {k: self.runtime.grad_scaler() for k in self.optimizers}
         self.guard = NonFiniteGuard(config.max_nonfinite, self.runtime)
         self.step = 0
         self.epoch = 0
         self.position = 0  # batches of `epoch` already trained on
         self.best: dict[str, Any] | None = None  # {"value", "step", "epoch"}
+        self.budget: dict[str, Any] | None = None  # the time budget's decision (see _budget)
+        self._budget_timer: tuple[int, float] | None = None  # (step, time) its timing began
+        self._fit_started, self._fit_first_step = time.perf_counter(), 0
         self.last_scores: dict[str, Any] = {}
         self.validated_at = -1
         self._sums: dict[str, float] = {}  # losses summed since the last train record
@@ -145,17 +163,17 @@ class Trainer:
     def fit(self, until: int | None = None) -> dict[str, Any]:
         """Train to the end of the schedule, or stop after step ``until`` (writing ``last.pt``,
         as an interrupted run would). Returns the run summary (see ``summary``)."""
-        stop_at = self.total_steps if until is None else min(until, self.total_steps)
         if self.runtime.is_main:
             write_text(self.out / CONFIG_FILE, json.dumps(self.config.to_dict(), indent=1) + "\n")
         self.log.start_bar(self.total_steps, self.step, f"{self.task} {self.out.name}")
         self._interval_start = self._plotted_at = time.perf_counter()
         self._interval_steps = 0
-        started, first_step = time.perf_counter(), self.step
+        started, first_step = clock(), self.step
+        self._fit_started, self._fit_first_step, self._budget_timer = started, first_step, None
         batches = None
         with _StopOnInterrupt(self._stop):
             try:
-                while self.step < stop_at and not self._should_stop():
+                while self.step < self._stop_step(until) and not self._should_stop():
                     if batches is None:
                         batches = iter(self.train_batches.epoch(self.epoch, self.position))
                     inputs, targets = next(batches)
@@ -175,7 +193,7 @@ class Trainer:
                 if batches is not None:
                     batches.close()
                 self.log.close_bar()
-        seconds = time.perf_counter() - started
+        seconds = clock() - started
         if self.step >= self.total_steps and self.validated_at != self.step:
             self._validate()
         self.save(LAST)
@@ -186,6 +204,9 @@ class Trainer:
                 f"--resume {self.out}"
             )
         return self.summary(seconds, self.step - first_step)
+
+    def _stop_step(self, until: int | None) -> int:
+        return self.total_steps if until is None else min(until, self.total_steps)
 
     def _should_stop(self) -> bool:
         if not self.runtime.distributed:
@@ -199,6 +220,8 @@ class Trainer:
         self.step += 1
         self.position += 1
         self._interval_steps += 1
+        if self.config.time_budget is not None and self.budget is None:
+            self._budget()
         for scheduler in self.schedulers.values():
             scheduler.step()
         if not finite:
@@ -217,6 +240,36 @@ class Trainer:
         if self.config.sample_every and self.step % self.config.sample_every == 0:
             self._save_samples()
 
+    def _budget(self) -> None:
+        """Time the steps of the calibration window; after its last, choose the step count."""
+        first = self._fit_first_step + BUDGET_UNTIMED_STEPS
+        if self.step == first:
+            self._budget_timer = (self.step, clock())
+        if self._budget_timer is None or self.step < first + BUDGET_TIMED_STEPS:
+            return
+        timed_from, timer = self._budget_timer
+        now = clock()
+        rate = (self.step - timed_from) / max(now - timer, 1e-9)
+        seconds = float(self.config.time_budget)
+        left = seconds - (now - self._fit_started)
+        steps = self.step + max(0, math.floor(left * rate))
+        steps, rate = self.runtime.broadcast((steps, rate))  # every rank stops together
+        self.budget = {"seconds": seconds, "steps": steps, "steps_per_s": rate,
+                       "timed": [timed_from, self.step]}  # fmt: skip
+        self._set_total(min(steps, self.step_cap))
+        self.log.write({"kind": "budget", "step": self.step, **self.budget})
+        capped = f" (capped by steps / epochs at {self.step_cap})" if steps > self.step_cap else ""
+        self.log.message(
+            f"time budget {seconds:g} s: {rate:.3g} steps/s over steps {timed_from + 1}–"
+            f"{self.step}, so {steps} steps{capped}; training ends at step {self.total_steps}"
+        )
+
+    def _set_total(self, total: int) -> None:
+        """End the run at step ``total``, the LR schedule rescaled to it."""
+        self.total_steps = total
+        self._lr_factor = lr_factor(self.config, self.steps_per_epoch, total)
+        self.log.set_bar_total(total)
+
     def _write_train_record(self) -> None:
         now = time.perf_counter()
         rate = self._interval_steps / max(now - self._interval_start, 1e-9)
@@ -232,10 +285,11 @@ class Trainer:
 
     def _end_of_epoch(self) -> None:
         config = self.config
-        last = self.step >= self.total_steps
-        if self.epoch % config.val_every == 0 or last:
+        validate = self.epoch % config.val_every == 0 or self.step >= self.total_steps
+        if validate:
             self._validate()
-        self.save(LAST)
+        if validate or (config.checkpoint_every and self.step % config.checkpoint_every == 0):
+            self.save(LAST)
         if time.perf_counter() - self._plotted_at >= PLOT_EVERY_S:
             self._plot()
 
@@ -301,6 +355,7 @@ class Trainer:
             "position": self.position,
             "world_size": self.runtime.world_size,
             "best": self.best,
+            "budget": self.budget,
             "scores": self.last_scores,
             "log_sums": {"sums": dict(self._sums), "count": self._count},
             "nonfinite": {"consecutive": self.guard.consecutive, "total": self.guard.total},
@@ -329,6 +384,9 @@ class Trainer:
         self.epoch = int(checkpoint["epoch"])
         self.position = int(checkpoint["position"])
         self.best = checkpoint.get("best")
+        self.budget = checkpoint.get("budget")
+        if self.budget is not None:
+            self._set_total(min(int(self.budget["steps"]), self.step_cap))
         self.last_scores = checkpoint.get("scores") or {}
         self.validated_at = self.step if self.last_scores else -1
         sums = checkpoint.get("log_sums") or {}
@@ -386,6 +444,7 @@ class Trainer:
             "epoch": self.epoch,
             "finished": self.step >= self.total_steps,
             "best": self.best,
+            "budget": self.budget,
             "scores": self.last_scores,
             "train_seconds": seconds,
             "steps_per_s": steps / seconds if seconds > 0 else math.nan,
