@@ -1,6 +1,6 @@
 """``fastpix demo``: the main job end to end on synthetic street scenes, with a report.
 
-    fastpix demo --out demo_out            # about 7 minutes on 2 idle CPU cores
+    fastpix demo --out demo_out            # about 7 minutes, on any machine
     fastpix demo --out /tmp/smoke --quick  # a tiny smoke run (under a minute)
 
 Stages, each timed and printed as it runs:
@@ -8,8 +8,10 @@ Stages, each timed and printed as it runs:
 1. ``synthesize``: train / val / test scenes (``fastpix.data.writers.write_synthetic``, aligned
    photo|mask PNG pairs, exact masks); every scene has its own seed, so the test split is
    held out from training and from model selection.
-2. ``train U-Net``: the ``demo`` preset (``fastpix.train.run_preset``), best checkpoint by
-   validation mIoU.
+2. ``train U-Net``: the ``demo`` preset (``fastpix.train.run_preset``) for its time budget
+   (330 s: the step count follows the machine's speed), best checkpoint by validation mIoU.
+   On a CUDA device the same budget goes to a wider U-Net on larger batches of more scenes
+   (``CUDA_FULL``).
 3. ``evaluate U-Net``: mIoU and per-class IoU (19 trainIds) on the test split
    (``fastpix.train.evaluate_checkpoint``).
 4. ``train pix2pix``: the ``demo-pix2pix`` preset, photo → colour mask.
@@ -69,13 +71,24 @@ class DemoPlan:
             raise ValueError(f"--test-scenes must be >= 1, got {self.test_scenes}")
 
 
-# The full demo: about 7 minutes of 2 idle cores (the 2250-step U-Net, see preset "demo").
+# The full demo: about 7 minutes of 2 idle cores, 5.5 of them the U-Net (preset "demo").
 FULL = DemoPlan(scenes=220, test_scenes=50, size=128)
+# The full demo on a CUDA device: the U-Net's 330 s buy many more images there, so it is 4×
+# wider (base 32: 7.8 M parameters) and takes batches of 16 from 10× the scenes, validating
+# (and writing last.pt) every 10 epochs of 123 steps. Sized by arithmetic, not measured: no
+# GPU has run it yet (README.md, "make demo").
+CUDA_FULL = DemoPlan(
+    scenes=2200, test_scenes=50, size=128,
+    segmenter={"model_options": {"base_channels": 32}, "batch_size": 16, "warmup_steps": 100,
+               "val_every": 10, "sample_every": 2000, "checkpoint_every": 5000,
+               "log_every": 100, "workers": 0},
+)  # fmt: skip
 # A smoke run of every stage at toy sizes: the segmenter at 32×32, one optimizer step each.
 QUICK = DemoPlan(
     scenes=8, test_scenes=2, size=128,
     segmenter={"size": 32, "batch_size": 2, "steps": 1, "epochs": 1, "warmup_steps": 0,
-               "sample_every": 1, "checkpoint_every": 1, "log_every": 1, "num_samples": 2},
+               "time_budget": None, "sample_every": 1, "checkpoint_every": 1, "log_every": 1,
+               "num_samples": 2},
     pix2pix={"batch_size": 1, "steps": 1, "sample_every": 1, "checkpoint_every": 1,
              "log_every": 1, "num_samples": 1},
     deploy_scenes=1, calibration_scenes=2,
@@ -90,6 +103,7 @@ def run_demo(
     test_scenes: int | None = None,
     seed: int = 0,
     threads: int | None = None,
+    device: str = "auto",
     backend: str = "auto",
     segmenter_overrides: dict[str, Any] | None = None,
     log: Callable[[str], None] = print,
@@ -102,6 +116,8 @@ def run_demo(
         test_scenes: held-out test scenes (default 50; quick 2).
         seed: seed of the first synthetic scene and of both trainings.
         threads: torch CPU threads of the trainings (default: the presets', 2).
+        device: auto (CUDA when present), cpu or cuda[:i]: where the two trainings and the
+            evaluations run; on CUDA the full demo follows ``CUDA_FULL``.
         backend: TensorRT backend for ``deploy_stage`` (auto, tensorrt, tensorrt-rtx).
         segmenter_overrides: more fields of the ``demo`` preset to replace (measurements of
             other configurations, ``benchmarks/benchmark_demo.py --set``).
@@ -112,7 +128,8 @@ def run_demo(
         ``test`` holds the scores of ``evaluate_checkpoint`` on the test split (``miou``,
         ``pixel_acc``, per-class ``iou`` list, ...).
     """
-    plan = QUICK if quick else FULL
+    device = _resolve_device(device)
+    plan = demo_plan(quick, device)
     plan = replace(
         plan,
         scenes=plan.scenes if scenes is None else scenes,
@@ -138,15 +155,15 @@ def run_demo(
     )
 
     common = {"data": str(data), "layout": "aligned", "seed": seed, "threads": threads,
-              "progress": False}  # fmt: skip
+              "device": device, "progress": False}  # fmt: skip
     seg_train = stages.run("train U-Net", lambda: _train("demo", out / "segmenter", common,
                                                           plan.segmenter))  # fmt: skip
     stages.note(
-        f"{seg_train['step']} steps, {seg_train['steps_per_s']:.2f} steps/s, val mIoU "
-        f"{_score(seg_train, 'miou')}"
+        f"{seg_train['step']} steps{_budget_note(seg_train)}, {seg_train['steps_per_s']:.2f} "
+        f"steps/s, val mIoU {_score(seg_train, 'miou')}"
     )
     seg_checkpoint = _chosen_checkpoint(seg_train)
-    seg_test = stages.run("evaluate U-Net", lambda: _evaluate(seg_checkpoint, data))
+    seg_test = stages.run("evaluate U-Net", lambda: _evaluate(seg_checkpoint, data, device))
     stages.note(
         f"test mIoU {seg_test['scores']['miou']:.4f}, pixel acc "
         f"{seg_test['scores']['pixel_acc']:.4f} ({synth['splits']['test']} scenes)"
@@ -156,7 +173,7 @@ def run_demo(
                                                             common, plan.pix2pix))  # fmt: skip
     stages.note(f"{p2p_train['step']} steps, {p2p_train['steps_per_s']:.2f} steps/s")
     p2p_checkpoint = _chosen_checkpoint(p2p_train)
-    p2p_test = stages.run("evaluate pix2pix", lambda: _evaluate(p2p_checkpoint, data))
+    p2p_test = stages.run("evaluate pix2pix", lambda: _evaluate(p2p_checkpoint, data, device))
     stages.note(
         f"test mIoU {p2p_test['scores']['miou']:.4f} (palette → class), L1 "
         f"{p2p_test['scores']['l1']:.4f}"
@@ -175,7 +192,7 @@ def run_demo(
         "settings": {
             "quick": quick, "scenes": plan.scenes, "val_scenes": plan.val_scenes,
             "test_scenes": plan.test_scenes, "size": plan.size, "seed": seed,
-            "threads": threads, "segmenter_overrides": plan.segmenter,
+            "threads": threads, "device": device, "segmenter_overrides": plan.segmenter,
             "pix2pix_overrides": plan.pix2pix, "machine": _machine(),
             "load_average_before": load_before, "load_average_after": _load_average(),
         },
@@ -217,6 +234,32 @@ class _Stages:
     def note(self, figures: str) -> None:
         self.records[-1]["figures"] = figures
         self.log(f"demo:   {figures}")
+
+
+def demo_plan(quick: bool, device: str) -> DemoPlan:
+    """The plan of a run: ``QUICK``, or the full demo for the device (``FULL``, ``CUDA_FULL``)."""
+    if quick:
+        return QUICK
+    return CUDA_FULL if device.startswith("cuda") else FULL
+
+
+def _resolve_device(device: str) -> str:
+    """``auto`` → ``cuda`` when torch sees a CUDA device, else ``cpu``; others checked."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device != "cpu" and not device.startswith("cuda"):
+        raise ValueError(f"--device {device!r}: expected auto, cpu, cuda or cuda:N")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device {device!r}: this torch build or machine has no CUDA device")
+    return device
+
+
+def _budget_note(summary: dict[str, Any]) -> str:
+    """``" (time budget 330 s)"`` when the run's length came from a time budget."""
+    budget = summary.get("budget")
+    return "" if not budget else f" (time budget {budget['seconds']:g} s)"
 
 
 def _check_batches(plan: DemoPlan) -> None:
@@ -262,7 +305,7 @@ def _synthesize(data: Path, plan: DemoPlan, seed: int) -> dict[str, Any]:
     summary = write_synthetic(
         data, n=n, layout="aligned", size=plan.size, seed=seed, png=True,
         val_fraction=plan.val_scenes / n, test_fraction=plan.test_scenes / n,
-        workers=1 if n < SYNTH_POOL_MIN else min(2, os.cpu_count() or 1),
+        workers=1 if n < SYNTH_POOL_MIN else min(16, os.cpu_count() or 1),
     )  # fmt: skip
     splits = {"train": 0, "val": 0, "test": 0, **summary["splits"]}
     return {"splits": splits, "seconds": summary["seconds"], "first_seed": seed}
@@ -281,10 +324,10 @@ def _chosen_checkpoint(summary: dict[str, Any]) -> str:
     return summary["best_checkpoint"] or summary["last_checkpoint"]
 
 
-def _evaluate(checkpoint: str, data: Path) -> dict[str, Any]:
+def _evaluate(checkpoint: str, data: Path, device: str) -> dict[str, Any]:
     from fastpix.train.evaluate import evaluate_checkpoint
 
-    return evaluate_checkpoint(checkpoint, data, split="test", layout="aligned")
+    return evaluate_checkpoint(checkpoint, data, split="test", layout="aligned", device=device)
 
 
 def _score(summary: dict[str, Any], key: str) -> str:
@@ -379,8 +422,8 @@ def _training_lines(out: Path, run: str, summary: dict[str, Any]) -> list[str]:
     """Steps, speed, loss curves and the last sample grid of one training run."""
     best = summary.get("best") or {}
     lines = [
-        f"`{run}/`: {summary['step']} steps ({summary['epoch']} epochs) in "
-        f"{summary['train_seconds']:.1f} s, {summary['steps_per_s']:.2f} steps/s; best "
+        f"`{run}/`: {summary['step']} steps ({summary['epoch']} epochs){_budget_note(summary)} "
+        f"in {summary['train_seconds']:.1f} s, {summary['steps_per_s']:.2f} steps/s; best "
         f"validation {best.get('metric', 'score')} {_fmt_value(best.get('value'))} at step "
         f"{best.get('step', 'n/a')}.",
         "",
@@ -434,7 +477,8 @@ def add_parser(subparsers) -> None:
         help="the main job end to end on synthetic scenes, with a report",
         description="Synthesize street scenes, train a U-Net segmenter and a short pix2pix "
         "run, evaluate both on held-out scenes, export to ONNX / TensorRT, and write "
-        "OUT/report.md with tables and images (about 7 minutes on 2 idle CPU cores).",
+        "OUT/report.md with tables and images (about 7 minutes: the U-Net trains for a time "
+        "budget, on a CUDA device a wider one).",
     )
     p.add_argument("--out", default="demo_out", help="output folder (default demo_out)")
     p.add_argument("--quick", action="store_true", help="toy sizes: a smoke run of every stage")
@@ -442,6 +486,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--test-scenes", type=int, help="held-out test scenes (default 50; quick 2)")
     p.add_argument("--seed", type=int, default=0, help="first scene seed and training seed")
     p.add_argument("--threads", type=int, help="torch CPU threads for training (default 2)")
+    p.add_argument("--device", default="auto",
+                   help="auto (CUDA when present), cpu, cuda or cuda:N (default auto)")  # fmt: skip
     p.add_argument(
         "--backend", default="auto", choices=["auto", "tensorrt", "tensorrt-rtx"],
         help="TensorRT backend of the engine build (default auto)",
@@ -452,7 +498,7 @@ def add_parser(subparsers) -> None:
 def _run_command(args: argparse.Namespace) -> int:
     run_demo(
         args.out, quick=args.quick, scenes=args.scenes, test_scenes=args.test_scenes,
-        seed=args.seed, threads=args.threads, backend=args.backend,
+        seed=args.seed, threads=args.threads, device=args.device, backend=args.backend,
         log=lambda message: print(message, flush=True),
     )  # fmt: skip
     return 0

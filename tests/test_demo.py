@@ -8,9 +8,18 @@ import re
 from pathlib import Path
 
 import pytest
+import torch
 
 from fastpix.cli import main
-from fastpix.demo import MARKER, _prepare_folder, run_demo
+from fastpix.demo import (
+    CUDA_FULL,
+    FULL,
+    MARKER,
+    _check_batches,
+    _prepare_folder,
+    demo_plan,
+    run_demo,
+)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TRAINID_NAMES = [
@@ -123,6 +132,15 @@ def test_bad_flags_exit_2_with_a_clear_message(tmp_path, capsys):
     assert "no fastpix demo wrote" in capsys.readouterr().err
     assert (foreign / "notes.txt").read_text() == "mine"
 
+    assert main(["demo", "--out", str(tmp_path / "b"), "--device", "tpu"]) == 2
+    assert "--device 'tpu': expected auto, cpu, cuda or cuda:N" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        assert main(["demo", "--out", str(tmp_path / "b"), "--device", "cuda"]) == 2
+        assert "--device 'cuda': this torch build or machine has no CUDA device" in (
+            capsys.readouterr().err
+        )
+    assert not (tmp_path / "b").exists()  # refused before anything was written
+
     with pytest.raises(SystemExit) as exc:
         main(["demo", "--sceens", "10"])
     assert exc.value.code == 2
@@ -138,3 +156,20 @@ def test_rerun_replaces_only_what_the_demo_wrote(tmp_path):
     (out / "keep.txt").write_text("user file")
     _prepare_folder(out)
     assert sorted(p.name for p in out.iterdir()) == sorted([MARKER, "keep.txt"])
+
+
+def test_full_plans_train_for_the_presets_time_budget():
+    from fastpix.train.config import get_preset
+
+    assert demo_plan(False, "cpu") is FULL and demo_plan(False, "cuda:1") is CUDA_FULL
+    for plan, base_channels, batch_size in ((FULL, 8, 4), (CUDA_FULL, 32, 16)):
+        _check_batches(plan)
+        config = get_preset("demo", **plan.segmenter)
+        config.check()
+        assert config.time_budget == 330.0 and config.steps is None
+        assert config.model_options["base_channels"] == base_channels
+        assert config.batch_size == batch_size
+        # epochs, not the budget's steps, must not be what stops a fast machine early:
+        # room for 100 steps/s over the budget
+        train_scenes = plan.scenes - plan.val_scenes
+        assert config.epochs * (train_scenes // batch_size) >= 100 * 330
