@@ -75,12 +75,12 @@ class DemoPlan:
 FULL = DemoPlan(scenes=220, test_scenes=50, size=128)
 # The full demo on a CUDA device: the U-Net's 330 s buy many more images there, so it is 4×
 # wider (base 32: 7.8 M parameters) and takes batches of 16 from 10× the scenes, validating
-# (and writing last.pt) every 10 epochs of 123 steps. Sized by arithmetic, not measured: no
-# GPU has run it yet (README.md, "make demo").
+# (and writing last.pt, 90 MB with Adam's state) every 40 epochs of 123 steps. Sized by
+# arithmetic, not measured: no GPU has run it yet (README.md, "make demo").
 CUDA_FULL = DemoPlan(
     scenes=2200, test_scenes=50, size=128,
     segmenter={"model_options": {"base_channels": 32}, "batch_size": 16, "warmup_steps": 100,
-               "val_every": 10, "sample_every": 2000, "checkpoint_every": 5000,
+               "val_every": 40, "sample_every": 2000, "checkpoint_every": 5000,
                "log_every": 100, "workers": 0},
 )  # fmt: skip
 # A smoke run of every stage at toy sizes: the segmenter at 32×32, one optimizer step each.

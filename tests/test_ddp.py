@@ -146,10 +146,12 @@ def test_only_rank_zero_writes_the_run(ddp_run):
 
 
 def test_a_time_budget_ends_every_rank_at_rank_zeros_step(ddp_run):
-    # Rank 0 times 2 steps/s (40 steps in the 20 s budget), rank 1 4 steps/s (80 steps): both
-    # must take rank 0's decision, or the all-reduces of their last steps would never pair up.
+    # Rank 0's clock: 0.5 s a step, so its timing ends after steps 6-7 (1 s, 5 % of the 20 s
+    # budget) at 2 steps/s, and 16.5 s left buy 33 steps: 40. Rank 1's clock runs at half
+    # that rate: alone it would time steps 6-9 and choose 80 steps. Both must take rank 0's
+    # decision, when and what, or the all-reduces of their last steps would never pair up.
     out, _ = ddp_run
     ranks = [torch.load(out / f"budget_rank{r}.pt", weights_only=True) for r in (0, 1)]
     assert [r["step"] for r in ranks] == [40, 40]
     assert ranks[0]["budget"] == ranks[1]["budget"]
-    assert ranks[0]["budget"]["steps_per_s"] == 2.0
+    assert ranks[0]["budget"]["steps_per_s"] == 2.0 and ranks[0]["budget"]["timed"] == [5, 7]

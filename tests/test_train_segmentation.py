@@ -58,6 +58,7 @@ def test_time_budget_chooses_the_step_count_from_the_measured_speed(
     # the 20 s budget are gone by then, so the remaining 7.5 s buy 15 steps: 40 in all.
     import fastpix.train.trainer as trainer_module
 
+    monkeypatch.setattr(trainer_module, "BUDGET_TIMED_FRACTION", 1.0)  # all 20 steps timed
     out = tmp_path / "run"
     config = tiny(data, out, epochs=100, val_split=None, lr_policy="cosine", time_budget=20.0,
                   checkpoint_every=10)  # fmt: skip
@@ -94,6 +95,15 @@ def test_time_budget_chooses_the_step_count_from_the_measured_speed(
     monkeypatch.setattr(trainer_module, "clock", lambda: 0.5 * capped.step)
     assert capped.fit()["step"] == 30
     assert "(capped by steps / epochs at 30)" in capsys.readouterr().out
+
+    # Steps slow against the budget are timed only until they fill 5 % of it: with 18 s,
+    # 0.9 s, so steps 6-7 (1 s). 3.5 s are gone; 14.5 s at 2 steps/s buy 29 more: 36.
+    monkeypatch.setattr(trainer_module, "BUDGET_TIMED_FRACTION", 0.05)
+    slow = SegmentationTrainer(tiny(data, tmp_path / "slow", epochs=100, val_split=None,
+                                    time_budget=18.0))  # fmt: skip
+    monkeypatch.setattr(trainer_module, "clock", lambda: 0.5 * slow.step)
+    summary = slow.fit()
+    assert summary["budget"]["timed"] == [5, 7] and summary["step"] == 36
 
 
 def test_last_checkpoint_is_written_at_validations_and_every_n_steps(data, tmp_path, monkeypatch):

@@ -14,7 +14,8 @@ columns (``sample_columns``). ``Trainer`` runs the loop around them:
 With a ``time_budget`` the run's length is chosen once, early: the first
 ``BUDGET_UNTIMED_STEPS`` steps of ``fit`` are not timed (they pay for allocations, oneDNN
 primitives, cuDNN autotuning and kernel compilation), the next ``BUDGET_TIMED_STEPS`` give the
-speed, and the run then ends at the step where the budget (counted from the start of ``fit``)
+speed (fewer when they take over ``BUDGET_TIMED_FRACTION`` of the budget: slow steps are
+measured well enough by a few), and the run then ends at the step where the budget (counted from the start of ``fit``)
 runs out at that speed, or earlier at ``steps`` / ``epochs``. The LR schedule is rescaled to
 that step count from the next step on (with cosine, the change in the first steps' rates is
 below 0.1 % when the budget allows over 1,000 steps). Validation, checkpoints and sample grids
@@ -68,6 +69,7 @@ PLOT_EVERY_S = 60.0  # redraw loss_curves.png at an epoch end at most this often
 RESUME_OVERRIDES = ("epochs", "steps", "device", "threads", "progress", "workers", "loader")
 BUDGET_UNTIMED_STEPS = 5
 BUDGET_TIMED_STEPS = 20
+BUDGET_TIMED_FRACTION = 0.05
 clock = time.perf_counter  # what the time budget is measured with (a stand-in in tests)
 
 
@@ -245,12 +247,16 @@ class Trainer:
         first = self._fit_first_step + BUDGET_UNTIMED_STEPS
         if self.step == first:
             self._budget_timer = (self.step, clock())
-        if self._budget_timer is None or self.step < first + BUDGET_TIMED_STEPS:
+        if self._budget_timer is None or self.step == first:
             return
         timed_from, timer = self._budget_timer
         now = clock()
-        rate = (self.step - timed_from) / max(now - timer, 1e-9)
         seconds = float(self.config.time_budget)
+        done = (self.step - timed_from >= BUDGET_TIMED_STEPS
+                or now - timer >= BUDGET_TIMED_FRACTION * seconds)  # fmt: skip
+        if not self.runtime.broadcast(done):  # rank 0's clock says when, for every rank
+            return
+        rate = (self.step - timed_from) / max(now - timer, 1e-9)
         left = seconds - (now - self._fit_started)
         steps = self.step + max(0, math.floor(left * rate))
         steps, rate = self.runtime.broadcast((steps, rate))  # every rank stops together
