@@ -87,7 +87,7 @@ CUDA_FULL = DemoPlan(
 QUICK = DemoPlan(
     scenes=8, test_scenes=2, size=128,
     segmenter={"size": 32, "batch_size": 2, "steps": 1, "epochs": 1, "warmup_steps": 0,
-               "time_budget": None, "sample_every": 1, "checkpoint_every": 1, "log_every": 1,
+               "time_budget": 0, "sample_every": 1, "checkpoint_every": 1, "log_every": 1,
                "num_samples": 2},
     pix2pix={"batch_size": 1, "steps": 1, "sample_every": 1, "checkpoint_every": 1,
              "log_every": 1, "num_samples": 1},

@@ -15,6 +15,7 @@ from fastpix.demo import (
     CUDA_FULL,
     FULL,
     MARKER,
+    QUICK,
     _check_batches,
     _prepare_folder,
     demo_plan,
@@ -169,7 +170,8 @@ def test_full_plans_train_for_the_presets_time_budget():
         assert config.time_budget == 330.0 and config.steps is None
         assert config.model_options["base_channels"] == base_channels
         assert config.batch_size == batch_size
-        # epochs, not the budget's steps, must not be what stops a fast machine early:
-        # room for 100 steps/s over the budget
+        # the budget, not the epochs, must end the run of a fast machine: room for 100
+        # steps/s
         train_scenes = plan.scenes - plan.val_scenes
         assert config.epochs * (train_scenes // batch_size) >= 100 * 330
+    assert get_preset("demo", **QUICK.segmenter).time_budget == 0  # one step, not 330 s

@@ -217,8 +217,6 @@ def _flag_overrides(args: argparse.Namespace) -> dict:
     }  # fmt: skip
     if "val_split" in overrides and overrides["val_split"].lower() == "none":
         overrides["val_split"] = None
-    if overrides.get("time_budget") == 0:
-        overrides["time_budget"] = None
     return overrides
 
 

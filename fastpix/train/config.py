@@ -51,8 +51,8 @@ class TrainConfig:
     # -- schedule ------------------------------------------------------------------------------
     epochs: int = 1  # passes over the training split
     steps: int | None = None  # stop after this many optimizer steps (None: after `epochs`)
-    time_budget: float | None = None  # seconds of training: the step count is chosen from the
-    # speed measured over the first steps, within `steps` and `epochs` (None: off)
+    time_budget: float = 0.0  # seconds of training: the step count is chosen from the speed
+    # measured over the first steps, within `steps` and `epochs` (0: off)
     batch_size: int = 1  # per process (per GPU under torchrun)
     lr: float = 1e-3  # Adam learning rate
     betas: tuple[float, float] = (0.9, 0.999)  # Adam betas
@@ -98,8 +98,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.steps is not None and self.steps < 1:
             raise ValueError(f"steps must be >= 1 or None, got {self.steps}")
-        if self.time_budget is not None and not self.time_budget > 0:
-            raise ValueError(f"time_budget must be > 0 seconds or None, got {self.time_budget}")
+        if not self.time_budget >= 0:
+            raise ValueError(f"time_budget must be >= 0 seconds (0: off), got {self.time_budget}")
         if self.load_size is not None and self.load_size < self.size:
             raise ValueError(f"load_size {self.load_size} is smaller than size {self.size}")
         if self.lr <= 0:

@@ -223,7 +223,7 @@ class Trainer:
         self.step += 1
         self.position += 1
         self._interval_steps += 1
-        if self.config.time_budget is not None and self.budget is None:
+        if self.config.time_budget and self.budget is None:
             self._budget()
         for scheduler in self.schedulers.values():
             scheduler.step()
