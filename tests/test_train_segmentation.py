@@ -104,6 +104,13 @@ def test_time_budget_chooses_the_step_count_from_the_measured_speed(
     monkeypatch.setattr(trainer_module, "clock", lambda: 0.5 * slow.step)
     summary = slow.fit()
     assert summary["budget"]["timed"] == [5, 7] and summary["step"] == 36
+    assert "over steps 6–7, so 36 steps;" in capsys.readouterr().out
+    # One step can fill the share: 39 s budget, 2 s steps (10 s untimed, then 2 s > 1.95 s).
+    one = SegmentationTrainer(tiny(data, tmp_path / "one", epochs=100, val_split=None,
+                                   time_budget=39.0))  # fmt: skip
+    monkeypatch.setattr(trainer_module, "clock", lambda: 2.0 * one.step)
+    assert one.fit()["step"] == 19  # 12 s gone, 27 s at 0.5 steps/s: 13 more
+    assert "0.5 steps/s over step 6, so 19 steps;" in capsys.readouterr().out
 
 
 def test_last_checkpoint_is_written_at_validations_and_every_n_steps(data, tmp_path, monkeypatch):

@@ -9,10 +9,12 @@ pix2pix mIoU and the load average before and after (the 2-core machine it was me
 was shared with other jobs; compare rows only with that in mind).
 
 ``--set FIELD=VALUE`` overrides fields of the ``demo`` preset for one measurement (the
-configurations tried while tuning it); the row records them.
+configurations tried while tuning it); the row records them. The preset trains for a time
+budget, so its step count follows the machine and its load; ``--set time_budget=0 --set
+steps=N`` measures a fixed number of steps instead.
 
     fastpix bench demo [--quick]
-    python benchmarks/benchmark_demo.py [--quick] [--set steps=200 --set batch_size=4] \
+    python benchmarks/benchmark_demo.py [--quick] [--set time_budget=0 --set steps=200] \
         [--keep demo_out]
 """
 

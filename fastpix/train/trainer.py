@@ -266,9 +266,11 @@ class Trainer:
         self._set_total(min(steps, self.step_cap))
         self.log.write({"kind": "budget", "step": self.step, **self.budget})
         capped = f" (capped by steps / epochs at {self.step_cap})" if steps > self.step_cap else ""
+        timed = (f"step {self.step}" if self.step == timed_from + 1
+                 else f"steps {timed_from + 1}–{self.step}")  # fmt: skip
         self.log.message(
-            f"time budget {seconds:g} s: {rate:.3g} steps/s over steps {timed_from + 1}–"
-            f"{self.step}, so {steps} steps{capped}; training ends at step {self.total_steps}"
+            f"time budget {seconds:g} s: {rate:.3g} steps/s over {timed}, so {steps} steps"
+            f"{capped}; training ends at step {self.total_steps}"
         )
 
     def _set_total(self, total: int) -> None:
