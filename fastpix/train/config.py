@@ -345,20 +345,22 @@ def _demo() -> SegmentationConfig:
     # weights unless said): base 12 × 1150 steps 0.561, base 6 × 3000 (1/√frequency) 0.531,
     # base 8 at batch 8 × 1125 with lr 3e-3 0.559, this preset on 792 training scenes instead
     # of 198 0.608 (+0.008, inside the seed-to-seed spread: the demo's model scores 0.65 on
-    # its training scenes, so it is short of training more than of data), ce_top_k 0.3
-    # (road forgotten: validation mIoU 0.17 against 0.34 at step 392, stopped); with base
+    # its training scenes, so it is short of training more than of data), lr 3e-3 0.600,
+    # ce_top_k 0.3 (road forgotten: validation mIoU 0.17 against 0.34 at step 392); with base
     # 16: lr 3e-3 0.537, lr 6e-3 0.519, batch 2 × 1800 0.498, batch 8 × 450 0.534, +
     # Lovász-softmax 0.539 for ~40 % more time per step; plain CE 0.209 in 250 steps.
-    # Longer training: 4900 steps 0.642. mIoU >= 0.85 is NOT reached in this budget on a
-    # CPU: the labels allow about 0.92 (benchmarks/synthetic_label_ceiling.py), and ~9x the
-    # training of the base-16 preset (4000 steps of batch 8 on 810 scenes) reached 0.774.
+    # Longer training of this width saturates: 4900 steps 0.642, 9900 steps 0.666 (one
+    # thread, 46 min). mIoU >= 0.85 is NOT reached in this budget on a CPU: the labels allow
+    # about 0.92 (benchmarks/synthetic_label_ceiling.py), and ~9x the training of the base-16
+    # preset (4000 steps of batch 8 on 810 scenes) reached 0.774.
     # On a CUDA device ``fastpix demo`` spends the same budget on a wider U-Net
-    # (fastpix/demo.py, CUDA_FULL).
+    # (fastpix/demo.py, CUDA_FULL). channels_last also on the CPU: a step takes 142-146 ms
+    # against 151-158 ms in NCHW (2 threads, batch 4, scratch timing of fwd + bwd + Adam).
     return SegmentationConfig(
         model="unet", model_options={"base_channels": 8}, size=128, batch_size=4, lr=2e-3,
         lr_policy="cosine", warmup_steps=10, time_budget=330.0, epochs=1000, val_every=2,
-        threads=2, class_weights="sqrt_inv", sample_every=250, checkpoint_every=1000,
-        log_every=50,
+        threads=2, channels_last=True, class_weights="sqrt_inv", sample_every=250,
+        checkpoint_every=1000, log_every=50,
     )  # fmt: skip
 
 
