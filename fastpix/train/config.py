@@ -354,8 +354,8 @@ def _demo() -> SegmentationConfig:
     # about 0.92 (benchmarks/synthetic_label_ceiling.py), and ~9x the training of the base-16
     # preset (4000 steps of batch 8 on 810 scenes) reached 0.774.
     # On a CUDA device ``fastpix demo`` spends the same budget on a wider U-Net
-    # (fastpix/demo.py, CUDA_FULL). channels_last also on the CPU: a step takes 142-146 ms
-    # against 151-158 ms in NCHW (2 threads, batch 4, scratch timing of fwd + bwd + Adam).
+    # (fastpix/demo.py, CUDA_FULL). channels_last also on the CPU: 6.53, 6.47, 7.05 steps/s
+    # against 5.55, 6.09, 6.37 in NCHW (300-step runs of this preset in turns, 2 threads).
     return SegmentationConfig(
         model="unet", model_options={"base_channels": 8}, size=128, batch_size=4, lr=2e-3,
         lr_policy="cosine", warmup_steps=10, time_budget=330.0, epochs=1000, val_every=2,
