@@ -1,6 +1,7 @@
 """``fastpix demo``: the main job end to end on synthetic street scenes, with a report.
 
     fastpix demo --out demo_out            # about 7 minutes, on any machine
+    fastpix demo --time-budget 1800        # the U-Net trains 30 minutes instead of 5.5
     fastpix demo --out /tmp/smoke --quick  # a tiny smoke run (under a minute)
 
 Stages, each timed and printed as it runs:
@@ -103,6 +104,7 @@ def run_demo(
     test_scenes: int | None = None,
     seed: int = 0,
     threads: int | None = None,
+    time_budget: float | None = None,
     device: str = "auto",
     backend: str = "auto",
     segmenter_overrides: dict[str, Any] | None = None,
@@ -116,6 +118,7 @@ def run_demo(
         test_scenes: held-out test scenes (default 50; quick 2).
         seed: seed of the first synthetic scene and of both trainings.
         threads: torch CPU threads of the trainings (default: the presets', 2).
+        time_budget: seconds the U-Net trains (default: the ``demo`` preset's, 330).
         device: auto (CUDA when present), cpu or cuda[:i]: where the two trainings and the
             evaluations run; on CUDA the full demo follows ``CUDA_FULL``.
         backend: TensorRT backend for ``deploy_stage`` (auto, tensorrt, tensorrt-rtx).
@@ -134,12 +137,18 @@ def run_demo(
         plan,
         scenes=plan.scenes if scenes is None else scenes,
         test_scenes=plan.test_scenes if test_scenes is None else test_scenes,
-        segmenter={**plan.segmenter, **(segmenter_overrides or {})},
+        segmenter={
+            **plan.segmenter,
+            **({} if time_budget is None else {"time_budget": time_budget}),
+            **(segmenter_overrides or {}),
+        },
     )
     plan.check()
     _check_batches(plan)
     if seed < 0:
         raise ValueError(f"--seed must be >= 0, got {seed}")
+    if time_budget is not None and not time_budget > 0:
+        raise ValueError(f"--time-budget must be > 0 seconds, got {time_budget}")
     if threads is not None and threads < 1:
         raise ValueError(f"--threads must be >= 1, got {threads}")
     out = _prepare_folder(Path(out_dir))
@@ -486,6 +495,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--test-scenes", type=int, help="held-out test scenes (default 50; quick 2)")
     p.add_argument("--seed", type=int, default=0, help="first scene seed and training seed")
     p.add_argument("--threads", type=int, help="torch CPU threads for training (default 2)")
+    p.add_argument("--time-budget", type=float, metavar="SECONDS",
+                   help="seconds the U-Net trains (default 330; more trains a better model)")  # fmt: skip
     p.add_argument("--device", default="auto",
                    help="auto (CUDA when present), cpu, cuda or cuda:N (default auto)")  # fmt: skip
     p.add_argument(
@@ -498,7 +509,8 @@ def add_parser(subparsers) -> None:
 def _run_command(args: argparse.Namespace) -> int:
     run_demo(
         args.out, quick=args.quick, scenes=args.scenes, test_scenes=args.test_scenes,
-        seed=args.seed, threads=args.threads, device=args.device, backend=args.backend,
+        seed=args.seed, threads=args.threads, time_budget=args.time_budget, device=args.device,
+        backend=args.backend,
         log=lambda message: print(message, flush=True),
     )  # fmt: skip
     return 0

@@ -51,9 +51,15 @@ def quick_demo(tmp_path_factory) -> tuple[Path, dict, str]:
     pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")
     out = tmp_path_factory.mktemp("demo")
-    # A preset field given both ways (threads): the segmenter's override wins over --threads.
+    # A preset field given both ways (threads): the segmenter's override wins over --threads;
+    # --time-budget reaches the segmenter.
     result = run_demo(
-        out, quick=True, threads=2, segmenter_overrides={"threads": 1}, log=lambda message: None
+        out,
+        quick=True,
+        threads=2,
+        time_budget=45.0,
+        segmenter_overrides={"threads": 1},
+        log=lambda message: None,
     )
     return out, result, (out / "report.md").read_text()
 
@@ -116,9 +122,10 @@ def test_report_figures_equal_the_json(quick_demo):
         assert (out / saved[run]["checkpoint"]).is_file()
 
 
-def test_segmenter_override_wins_over_the_common_threads(quick_demo):
+def test_flags_reach_the_trainings_and_segmenter_overrides_win(quick_demo):
     out, _, _ = quick_demo
     assert json.loads((out / "segmenter" / "config.json").read_text())["threads"] == 1
+    assert json.loads((out / "segmenter" / "config.json").read_text())["time_budget"] == 45.0
     assert json.loads((out / "pix2pix" / "config.json").read_text())["threads"] == 2
 
 
@@ -133,6 +140,8 @@ def test_bad_flags_exit_2_with_a_clear_message(tmp_path, capsys):
     assert "no fastpix demo wrote" in capsys.readouterr().err
     assert (foreign / "notes.txt").read_text() == "mine"
 
+    assert main(["demo", "--out", str(tmp_path / "b"), "--time-budget", "0"]) == 2
+    assert "--time-budget must be > 0 seconds, got 0.0" in capsys.readouterr().err
     assert main(["demo", "--out", str(tmp_path / "b"), "--device", "tpu"]) == 2
     assert "--device 'tpu': expected auto, cpu, cuda or cuda:N" in capsys.readouterr().err
     if not torch.cuda.is_available():
