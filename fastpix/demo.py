@@ -266,9 +266,9 @@ def _resolve_device(device: str) -> str:
 
 
 def _budget_note(summary: dict[str, Any]) -> str:
-    """``" (time budget 330 s)"`` when the run's length came from a time budget."""
+    """``", time budget 330 s"`` when the run's length came from a time budget."""
     budget = summary.get("budget")
-    return "" if not budget else f" (time budget {budget['seconds']:g} s)"
+    return "" if not budget else f", time budget {budget['seconds']:g} s"
 
 
 def _check_batches(plan: DemoPlan) -> None:
@@ -431,7 +431,7 @@ def _training_lines(out: Path, run: str, summary: dict[str, Any]) -> list[str]:
     """Steps, speed, loss curves and the last sample grid of one training run."""
     best = summary.get("best") or {}
     lines = [
-        f"`{run}/`: {summary['step']} steps ({summary['epoch']} epochs){_budget_note(summary)} "
+        f"`{run}/`: {summary['step']} steps ({summary['epoch']} epochs{_budget_note(summary)}) "
         f"in {summary['train_seconds']:.1f} s, {summary['steps_per_s']:.2f} steps/s; best "
         f"validation {best.get('metric', 'score')} {_fmt_value(best.get('value'))} at step "
         f"{best.get('step', 'n/a')}.",
