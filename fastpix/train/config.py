@@ -334,8 +334,8 @@ def _cgan_seed001() -> Pix2PixConfig:
 def _demo() -> SegmentationConfig:
     # The demo segmenter: a narrow U-Net (base 8: 8 → 128 channels) at 128×128, batch 4, a
     # cosine schedule from lr 2e-3 and cross-entropy weighted by 1/√frequency, trained for a
-    # time budget of 330 s (about 2200 steps on 2 idle CPU cores; figures in README.md, "make
-    # demo"; runs in benchmarks/results/demo_miou.csv). Held-out test mIoU on the demo's
+    # time budget of 330 s (2044 and 2092 steps in two runs on 2 idle CPU cores; figures in
+    # README.md, "make demo"; runs in benchmarks/results/demo_miou.csv). Held-out test mIoU on the demo's
     # scenes, one thread, seeds 0 / 1, each row about the same time (a step of base 8 costs
     # 0.4× one of base 16):
     #   base 16, 900 steps, median-frequency weights       0.561 / 0.546
