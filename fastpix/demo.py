@@ -253,16 +253,14 @@ def demo_plan(quick: bool, device: str) -> DemoPlan:
 
 
 def _resolve_device(device: str) -> str:
-    """``auto`` → ``cuda`` when torch sees a CUDA device, else ``cpu``; others checked."""
-    import torch
+    """``--device`` as the trainings will resolve it (``auto`` → ``cuda:0`` when torch sees a
+    CUDA device, else ``cpu``), checked before anything is written."""
+    from fastpix.train.engine import pick_device
 
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device != "cpu" and not device.startswith("cuda"):
-        raise ValueError(f"--device {device!r}: expected auto, cpu, cuda or cuda:N")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"--device {device!r}: this torch build or machine has no CUDA device")
-    return device
+    try:
+        return str(pick_device(device))
+    except ValueError as exc:  # "device 'x': ..." → "--device 'x': ..."
+        raise ValueError(f"--{exc}") from None
 
 
 def _budget_note(summary: dict[str, Any]) -> str:

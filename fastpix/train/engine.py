@@ -54,7 +54,7 @@ class Runtime:
     def from_config(cls, config: TrainConfig) -> Runtime:
         """Set up this process: torch.distributed under torchrun, device, threads, AMP."""
         rank, world_size, local_rank = _launch_env()
-        device = _pick_device(config.device, local_rank)
+        device = pick_device(config.device, local_rank)
         owns_group = world_size > 1 and not dist.is_initialized()
         if owns_group:
             dist.init_process_group(
@@ -158,7 +158,10 @@ def _launch_env() -> tuple[int, int, int]:
     return rank, world_size, local_rank
 
 
-def _pick_device(name: str, local_rank: int) -> torch.device:
+def pick_device(name: str, local_rank: int = 0) -> torch.device:
+    """The device a ``device`` setting names: auto (``cuda:local_rank`` when CUDA is present,
+    else the CPU), cpu, cuda (``cuda:local_rank``) or cuda:N; ValueError naming the setting
+    when it is malformed or asks for CUDA that is not there."""
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda", local_rank % torch.cuda.device_count())
