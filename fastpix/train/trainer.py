@@ -171,8 +171,7 @@ class Trainer:
         self.log.start_bar(self.total_steps, self.step, f"{self.task} {self.out.name}")
         self._interval_start = self._plotted_at = time.perf_counter()
         self._interval_steps = 0
-        started, first_step = clock(), self.step
-        self._fit_started, self._fit_first_step, self._budget_timer = started, first_step, None
+        self._fit_started, self._fit_first_step, self._budget_timer = clock(), self.step, None
         batches = None
         with _StopOnInterrupt(self._stop):
             try:
@@ -188,15 +187,13 @@ class Trainer:
                         self.epoch += 1
                         self.position = 0
                         self._end_of_epoch()
-                    elif self.config.checkpoint_every and (
-                        self.step % self.config.checkpoint_every == 0
-                    ):
+                    elif self._checkpoint_due():
                         self.save(LAST)
             finally:
                 if batches is not None:
                     batches.close()
                 self.log.close_bar()
-        seconds = clock() - started
+        seconds = clock() - self._fit_started
         if self.step >= self.total_steps and self.validated_at != self.step:
             self._validate()
         self.save(LAST)
@@ -206,7 +203,7 @@ class Trainer:
                 f"stopped at step {self.step}; continue with: fastpix train {self.task} "
                 f"--resume {self.out}"
             )
-        return self.summary(seconds, self.step - first_step)
+        return self.summary(seconds, self.step - self._fit_first_step)
 
     def _stop_step(self, until: int | None) -> int:
         return self.total_steps if until is None else min(until, self.total_steps)
@@ -297,10 +294,14 @@ class Trainer:
         validate = self.epoch % config.val_every == 0 or self.step >= self.total_steps
         if validate:
             self._validate()
-        if validate or (config.checkpoint_every and self.step % config.checkpoint_every == 0):
+        if validate or self._checkpoint_due():
             self.save(LAST)
         if time.perf_counter() - self._plotted_at >= PLOT_EVERY_S:
             self._plot()
+
+    def _checkpoint_due(self) -> bool:
+        every = self.config.checkpoint_every
+        return bool(every) and self.step % every == 0
 
     def _validate(self) -> None:
         if self.val_batches is None:
